@@ -1,0 +1,50 @@
+# Eric's commands. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+INSTALL_STAMP := node_modules/.eric-installed
+PACKAGE_FILES := package.json package-lock.json $(wildcard services/*/package.json)
+
+.PHONY: help install build typecheck test test-unit test-integration run kafka-start kafka-stop kafka-status clean
+
+help: ## List the commands
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(INSTALL_STAMP): $(PACKAGE_FILES) scripts/install.sh
+	scripts/install.sh
+	touch $@
+
+install: $(INSTALL_STAMP) ## Install system and npm dependencies (builds the native Kafka client if needed)
+
+build: install ## Compile all TypeScript packages to dist/
+	npx tsc --build
+
+typecheck: build
+
+test: build ## Run every test (unit + integration on a real local broker): the CI command
+	scripts/kafka.sh fetch
+	mkdir -p .cache
+	npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/test-report.json || status=$$?; \
+	  node scripts/test-summary.mjs .cache/test-report.json; exit $${status:-0}
+
+test-unit: install ## Run the unit tests only (no broker)
+	npx vitest run --project unit
+
+test-integration: install ## Run the integration tests only (starts a test broker on port 19092)
+	npx vitest run --project integration
+
+run: build ## Start Eric locally without Docker: broker and services (Ctrl-C stops them)
+	scripts/run-local.sh
+
+kafka-start: ## Start the local Kafka broker (port 9092) unless KAFKA_BROKERS is set
+	scripts/kafka.sh start
+
+kafka-stop: ## Stop the local Kafka broker
+	scripts/kafka.sh stop
+
+kafka-status: ## Say whether the local broker runs
+	scripts/kafka.sh status
+
+clean: ## Remove build output (keeps node_modules, the Kafka jars and broker data)
+	npx tsc --build --clean

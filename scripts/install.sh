@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs everything `make test` and `make run` need, on a fresh machine without internet access
+# beyond the package registries:
+#   - on Debian/Ubuntu, the system packages that the native Kafka client builds against, Java 17
+#     and Maven for the local broker (with apt-get, as root or through sudo);
+#   - the npm packages (npm ci), building @confluentinc/kafka-javascript from source against the
+#     system's librdkafka dependencies (CKJS_LINKING=dynamic). Its install script first tries to
+#     download a prebuilt binary from GitHub; where that is reachable (most laptops) it is used,
+#     elsewhere the source build takes about a minute and a half.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+DEBIAN_PACKAGES=(
+  # compiler toolchain for node-gyp
+  build-essential python3
+  # what librdkafka links against (compression, TLS, SASL, HTTP for OIDC)
+  zlib1g-dev libssl-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev
+  # the local Kafka broker: a JRE and Maven to fetch Kafka's jars from Maven Central
+  default-jre-headless maven
+)
+
+say() { echo "install: $*"; }
+
+install_debian_packages() {
+  command -v dpkg-query >/dev/null && command -v apt-get >/dev/null || {
+    say "not a Debian-based system: make sure a C++ toolchain, Java 17+ and Maven are installed"
+    return 0
+  }
+  local missing=()
+  for package in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
+  done
+  # A JDK installed another way (e.g. Temurin) serves as well as Debian's JRE.
+  if [[ " ${missing[*]} " == *" default-jre-headless "* ]] && command -v java >/dev/null; then
+    missing=("${missing[@]/default-jre-headless/}")
+  fi
+  missing=($(printf '%s\n' "${missing[@]}" | grep -v '^$' || true))
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { say "please install as root: apt-get install ${missing[*]}"; exit 1; }
+    sudo=(sudo)
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_debian_packages
+say "installing npm packages (the native Kafka client may build from source: about 90 s)"
+CKJS_LINKING=dynamic npm ci --no-audit --no-fund
+node -e "require('@confluentinc/kafka-javascript')" || { say "the native Kafka client did not load"; exit 1; }
+say "done"

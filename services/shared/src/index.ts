@@ -1,0 +1,13 @@
+export * from './config.js';
+export * from './logger.js';
+export * from './metrics.js';
+export * from './lifecycle.js';
+export * from './http/base.js';
+export * from './http/readiness.js';
+export * from './kafka/settings.js';
+export * from './kafka/topics.js';
+export * as kafka from './kafka/rdkafka.js';
+export * from './schemas/result.js';
+export * from './schemas/visit.js';
+export * from './schemas/window-result.js';
+export * from './partitioner.js';

@@ -1,0 +1,121 @@
+/**
+ * Topic provisioning: make sure the topics a service needs exist with the partition count it
+ * relies on. Safe to run from many processes at once (a concurrent creation is not an error).
+ * A topic that exists with another partition count is a clear error: silently using it would
+ * send keys to the wrong partitions.
+ */
+import { AdminClient, ErrorCode, callback, type IAdminClient, type LibrdKafkaError } from './rdkafka.js';
+import { rdkafkaConnectionConfig, type KafkaSettings } from './settings.js';
+import type { Logger } from '../logger.js';
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  /** -1 uses the brokers' `default.replication.factor`. */
+  replicationFactor?: number;
+  /** Topic-level configs such as `cleanup.policy` or `retention.ms`, applied at creation. */
+  config?: Record<string, string>;
+}
+
+export class TopicMismatchError extends Error {
+  override readonly name = 'TopicMismatchError';
+  constructor(
+    readonly topic: string,
+    readonly actualPartitions: number,
+    readonly requiredPartitions: number,
+  ) {
+    super(
+      `topic "${topic}" has ${actualPartitions} partitions but ${requiredPartitions} are required. ` +
+        (actualPartitions < requiredPartitions
+          ? `Add partitions (kafka-topics --alter --topic ${topic} --partitions ${requiredPartitions}) as the scaling procedure in the README describes, or configure ${actualPartitions} partitions.`
+          : `Kafka cannot remove partitions: configure ${actualPartitions} partitions, or delete and recreate the topic.`),
+    );
+  }
+}
+
+export interface TopicAdminOptions {
+  timeoutMs?: number;
+  logger?: Logger;
+}
+
+export class TopicAdmin {
+  readonly #client: IAdminClient;
+  readonly #timeoutMs: number;
+  readonly #logger: Logger | undefined;
+
+  constructor(settings: KafkaSettings, { timeoutMs = 30_000, logger }: TopicAdminOptions = {}) {
+    this.#client = AdminClient.create({ ...rdkafkaConnectionConfig(settings), 'client.id': `${settings.clientId}-admin` });
+    this.#timeoutMs = timeoutMs;
+    this.#logger = logger;
+  }
+
+  /** Creates the missing topics and checks the partition count of all of them. */
+  async ensureTopics(specs: TopicSpec[]): Promise<void> {
+    for (const spec of specs) {
+      const created = await this.#createIfMissing(spec);
+      const partitions = await this.partitionCount(spec.name);
+      if (partitions !== spec.partitions) throw new TopicMismatchError(spec.name, partitions, spec.partitions);
+      this.#logger?.info({ topic: spec.name, partitions, created }, created ? 'topic created' : 'topic exists');
+    }
+  }
+
+  /** The number of partitions of a topic; retried briefly because a new topic takes a moment to appear. */
+  async partitionCount(topic: string): Promise<number> {
+    const deadline = Date.now() + this.#timeoutMs;
+    for (;;) {
+      try {
+        const [description] = await callback<Array<{ partitions: unknown[]; error?: LibrdKafkaError }>>((done) =>
+          this.#client.describeTopics([topic], { timeout: this.#timeoutMs }, done),
+        );
+        if (description?.error) throw description.error;
+        if (description && description.partitions.length > 0) return description.partitions.length;
+      } catch (error) {
+        if (!isUnknownTopic(error) || Date.now() > deadline) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Grows a topic to `partitions` partitions (Kafka cannot shrink one). */
+  async addPartitions(topic: string, partitions: number): Promise<void> {
+    await callback((done) => this.#client.createPartitions(topic, partitions, this.#timeoutMs, done));
+  }
+
+  async deleteTopic(topic: string): Promise<void> {
+    await callback((done) => this.#client.deleteTopic(topic, this.#timeoutMs, done));
+  }
+
+  async listTopics(): Promise<string[]> {
+    return callback<string[]>((done) => this.#client.listTopics({ timeout: this.#timeoutMs }, done));
+  }
+
+  close(): void {
+    this.#client.disconnect();
+  }
+
+  async #createIfMissing(spec: TopicSpec): Promise<boolean> {
+    try {
+      await callback((done) =>
+        this.#client.createTopic(
+          {
+            topic: spec.name,
+            num_partitions: spec.partitions,
+            replication_factor: spec.replicationFactor ?? -1,
+            config: spec.config ?? {},
+          },
+          this.#timeoutMs,
+          done,
+        ),
+      );
+      return true;
+    } catch (error) {
+      if ((error as LibrdKafkaError).code === ErrorCode.ERR_TOPIC_ALREADY_EXISTS) return false;
+      throw new Error(`could not create topic "${spec.name}": ${(error as Error).message}`, { cause: error });
+    }
+  }
+}
+
+function isUnknownTopic(error: unknown): boolean {
+  const code = (error as LibrdKafkaError | null)?.code;
+  return code === ErrorCode.ERR_UNKNOWN_TOPIC_OR_PART || code === ErrorCode.ERR__UNKNOWN_TOPIC;
+}

@@ -1,0 +1,30 @@
+/**
+ * JSON logs with pino. Every line carries the service name; callers add their own bindings
+ * (partition, ordinal, client id) with `logger.child(...)`.
+ */
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+
+export type { Logger } from 'pino';
+
+export const LOG_LEVELS: LevelWithSilent[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** The `log` part of every service's config schema. */
+export const logConfigSchema = {
+  level: {
+    doc: 'Log level: fatal, error, warn, info, debug, trace or silent.',
+    format: LOG_LEVELS,
+    default: 'info' as LevelWithSilent,
+    env: 'LOG_LEVEL',
+  },
+};
+
+export function createLogger(service: string, level: LevelWithSilent = 'info', destination?: pino.DestinationStream): Logger {
+  const options: pino.LoggerOptions = {
+    level,
+    base: { service },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    // Secrets never reach a log line, whatever object is logged.
+    redact: { paths: ['*.password', '*.saslPassword', '*["sasl.password"]', '*.token', '*.tokens'], censor: '[redacted]' },
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
