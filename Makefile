@@ -23,6 +23,7 @@ build: install ## Compile all TypeScript packages to dist/
 typecheck: build
 
 test: build ## Run every test (unit + integration on a real local broker): the CI command
+	scripts/install.sh --browser
 	scripts/kafka.sh fetch
 	mkdir -p .cache
 	npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/test-report.json || status=$$?; \

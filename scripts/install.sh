@@ -7,6 +7,9 @@
 #     system's librdkafka dependencies (CKJS_LINKING=dynamic). Its install script first tries to
 #     download a prebuilt binary from GitHub; where that is reachable (most laptops) it is used,
 #     elsewhere the source build takes about a minute and a half.
+#
+#   scripts/install.sh            system packages + npm packages
+#   scripts/install.sh --browser  only Chromium, for the dashboard's browser test (`make test`)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,13 +24,14 @@ DEBIAN_PACKAGES=(
 
 say() { echo "install: $*"; }
 
-install_debian_packages() {
+install_debian_packages() { # packages...
+  local wanted=("$@")
   command -v dpkg-query >/dev/null && command -v apt-get >/dev/null || {
     say "not a Debian-based system: make sure a C++ toolchain, Java 17+ and Maven are installed"
     return 0
   }
   local missing=()
-  for package in "${DEBIAN_PACKAGES[@]}"; do
+  for package in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" || missing+=("$package")
   done
   # A JDK installed another way (e.g. Temurin) serves as well as Debian's JRE.
@@ -46,7 +50,13 @@ install_debian_packages() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-install_debian_packages
+if [ "${1:-}" = "--browser" ]; then
+  # playwright-core drives the system's Chromium: no browser download is needed or possible.
+  command -v chromium >/dev/null || install_debian_packages chromium
+  exit 0
+fi
+
+install_debian_packages "${DEBIAN_PACKAGES[@]}"
 say "installing npm packages (the native Kafka client may build from source: about 90 s)"
 CKJS_LINKING=dynamic npm ci --no-audit --no-fund
 node -e "require('@confluentinc/kafka-javascript')" || { say "the native Kafka client did not load"; exit 1; }

@@ -6,6 +6,7 @@ export * from './http/base.js';
 export * from './http/readiness.js';
 export * from './kafka/settings.js';
 export * from './kafka/topics.js';
+export * from './kafka/topic-names.js';
 export * as kafka from './kafka/rdkafka.js';
 export * from './schemas/result.js';
 export * from './schemas/visit.js';

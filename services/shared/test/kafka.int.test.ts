@@ -62,6 +62,13 @@ describe('TopicAdmin.ensureTopics', () => {
     await expect(admin.ensureTopics([{ name: topic, partitions: 1 }])).rejects.toThrow(/cannot remove partitions/);
   });
 
+  it('accepts any partition count when the spec does not require an exact one', async () => {
+    const topic = uniqueName('any-count');
+    await admin.ensureTopics([{ name: topic, partitions: 3 }]);
+    await admin.ensureTopics([{ name: topic, partitions: 8, exactPartitions: false }]);
+    expect(await admin.partitionCount(topic)).toBe(3);
+  });
+
   it('grows a topic when asked to', async () => {
     const topic = uniqueName('grow');
     await admin.ensureTopics([{ name: topic, partitions: 2 }]);

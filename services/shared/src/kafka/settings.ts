@@ -16,6 +16,7 @@ export interface KafkaSettings {
   saslUsername: string;
   saslPassword: string;
   sslCaLocation: string;
+  replicationFactor: number;
 }
 
 /** The `kafka` part of a service's config schema. */
@@ -63,6 +64,12 @@ export function kafkaConfigSchema(defaultClientId: string) {
       format: String,
       default: '',
       env: 'KAFKA_SSL_CA_LOCATION',
+    },
+    replicationFactor: {
+      doc: 'Replication factor of the topics a service creates; -1 uses the brokers\' default.replication.factor.',
+      format: 'int',
+      default: -1,
+      env: 'KAFKA_REPLICATION_FACTOR',
     },
   };
 }

@@ -11,10 +11,15 @@ import type { Logger } from '../logger.js';
 export interface TopicSpec {
   name: string;
   partitions: number;
-  /** -1 uses the brokers' `default.replication.factor`. */
+  /** Defaults to the settings' replication factor; -1 uses the brokers' `default.replication.factor`. */
   replicationFactor?: number;
   /** Topic-level configs such as `cleanup.policy` or `retention.ms`, applied at creation. */
   config?: Record<string, string>;
+  /**
+   * Whether an existing topic must have exactly `partitions` partitions (default true). Readers
+   * in a consumer group, such as the repartition stage on `visits`, work with any count.
+   */
+  exactPartitions?: boolean;
 }
 
 export class TopicMismatchError extends Error {
@@ -41,11 +46,13 @@ export interface TopicAdminOptions {
 export class TopicAdmin {
   readonly #client: IAdminClient;
   readonly #timeoutMs: number;
+  readonly #replicationFactor: number;
   readonly #logger: Logger | undefined;
 
   constructor(settings: KafkaSettings, { timeoutMs = 30_000, logger }: TopicAdminOptions = {}) {
     this.#client = AdminClient.create({ ...rdkafkaConnectionConfig(settings), 'client.id': `${settings.clientId}-admin` });
     this.#timeoutMs = timeoutMs;
+    this.#replicationFactor = settings.replicationFactor;
     this.#logger = logger;
   }
 
@@ -54,7 +61,7 @@ export class TopicAdmin {
     for (const spec of specs) {
       const created = await this.#createIfMissing(spec);
       const partitions = await this.partitionCount(spec.name);
-      if (partitions !== spec.partitions) throw new TopicMismatchError(spec.name, partitions, spec.partitions);
+      if (spec.exactPartitions !== false && partitions !== spec.partitions) throw new TopicMismatchError(spec.name, partitions, spec.partitions);
       this.#logger?.info({ topic: spec.name, partitions, created }, created ? 'topic created' : 'topic exists');
     }
   }
@@ -100,7 +107,7 @@ export class TopicAdmin {
           {
             topic: spec.name,
             num_partitions: spec.partitions,
-            replication_factor: spec.replicationFactor ?? -1,
+            replication_factor: spec.replicationFactor ?? this.#replicationFactor,
             config: spec.config ?? {},
           },
           this.#timeoutMs,

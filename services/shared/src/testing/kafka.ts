@@ -15,6 +15,7 @@ export function testKafkaSettings(brokers: string, clientId = 'eric-test'): Kafk
     saslUsername: '',
     saslPassword: '',
     sslCaLocation: '',
+    replicationFactor: -1,
   };
 }
 
