@@ -1,0 +1,109 @@
+/**
+ * The gateway assembled: the follower feeds window results to the collator, every changed count
+ * goes to the hub, and the app serves it all. `main.ts` runs it as a process; integration tests
+ * run it in-process against the real broker.
+ */
+import type { FastifyInstance } from 'fastify';
+import { Readiness, createMetricsRegistry, parseWindowResult, type Logger } from '@eric/shared';
+import type { Registry } from 'prom-client';
+import { AccessControl } from './access.js';
+import { buildApp } from './app.js';
+import { Collator } from './collator.js';
+import type { GatewayConfig } from './config.js';
+import { ActiveVisitorsFollower } from './follower.js';
+import { Hub } from './hub.js';
+import { createGatewayMetrics } from './metrics.js';
+
+export interface Gateway {
+  app: FastifyInstance;
+  readiness: Readiness;
+  registry: Registry;
+  /** Starts following active-visitors (the app may already listen). */
+  start(): Promise<void>;
+  /** Closes the websocket clients and the Kafka consumer; the caller closes the app. */
+  stop(): Promise<void>;
+}
+
+const EVICTION_INTERVAL_MS = 10_000;
+
+export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
+  const registry = createMetricsRegistry();
+  // The probes run at scrape time, when collator and follower exist.
+  const metrics = createGatewayMetrics(registry, {
+    keysHeld: () => collator.size,
+    consumerOffset: () => follower.status.nextOffset ?? 0,
+  });
+  const readiness = new Readiness();
+  const access = new AccessControl(config.auth.tokens);
+  const collator = new Collator({ retentionSeconds: config.history.seconds, maxKeys: config.history.maxKeys });
+  const hub = new Hub({
+    maxBufferedBytes: config.ws.maxBufferedBytes,
+    pingIntervalMs: config.ws.pingIntervalSeconds * 1000,
+    snapshotWindows: config.ws.snapshotWindows,
+    logger: logger.child({ component: 'hub' }),
+    metrics,
+    snapshot: (include, windows) => collator.snapshot(include, windows),
+  });
+
+  const nowSeconds = () => Date.now() / 1000;
+  const follower = new ActiveVisitorsFollower({
+    settings: config.kafka,
+    topic: config.topics.activeVisitors,
+    historySeconds: config.history.seconds,
+    logger: logger.child({ component: 'follower', topic: config.topics.activeVisitors }),
+    onRecord(message, consumedAt) {
+      const parsed = parseWindowResult(message.value);
+      if (!parsed.ok) {
+        metrics.recordsConsumed.inc({ outcome: 'invalid' });
+        logger.warn({ offset: message.offset, reason: parsed.reason, detail: parsed.detail }, 'skipping an invalid window result');
+        return;
+      }
+      const outcome = collator.apply(parsed.value, nowSeconds());
+      if (!outcome.changed) {
+        metrics.recordsConsumed.inc({ outcome: outcome.reason });
+        return;
+      }
+      metrics.recordsConsumed.inc({ outcome: 'applied' });
+      hub.publish(outcome.view);
+      metrics.fanoutLatency.observe((performance.now() - consumedAt) / 1000);
+    },
+  });
+
+  readiness.add('active-visitors', () => {
+    const status = follower.status;
+    if (!status.assigned) return { ready: false, detail: 'not assigned to active-visitors yet' };
+    if (!status.caughtUp) return { ready: false, detail: 'replaying history', startOffset: status.startOffset, nextOffset: status.nextOffset };
+    return { ready: true, detail: 'assigned and caught up', nextOffset: status.nextOffset };
+  });
+
+  const app = await buildApp({
+    logger,
+    registry,
+    readiness,
+    metrics,
+    access,
+    collator,
+    hub,
+    caughtUp: () => follower.status.caughtUp,
+    maxPayloadBytes: config.ws.maxPayloadBytes,
+    snapshotWindows: config.ws.snapshotWindows,
+  });
+  if (access.enabled) logger.info('access control on: /ws and /api need a token');
+
+  let evictionTimer: NodeJS.Timeout | undefined;
+  return {
+    app,
+    readiness,
+    registry,
+    async start() {
+      await follower.start();
+      evictionTimer = setInterval(() => metrics.keysEvicted.inc(collator.evictExpired(nowSeconds())), EVICTION_INTERVAL_MS);
+      evictionTimer.unref();
+    },
+    async stop() {
+      clearInterval(evictionTimer);
+      hub.close();
+      await follower.stop();
+    },
+  };
+}

@@ -1,0 +1,258 @@
+/**
+ * The websocket hub: who is connected, what each may and wants to see, and the fan-out of every
+ * changed count to exactly those clients.
+ *
+ * - Clients are indexed by the account they watch, so a change reaches its watchers without a
+ *   scan of everyone. A client restricted by access control to some accounts and without a filter
+ *   is indexed under each of its accounts: a message of another account is never even considered
+ *   for it (and `accepts` checks the scope again before every send).
+ * - Every change is serialized once and the same bytes are written to each client.
+ * - Each client's send queue is bounded (`maxBufferedBytes`): a client that falls behind is
+ *   closed with 1008 instead of growing the gateway's memory or delaying the others (ws writes
+ *   never block; the check costs one read of the socket's queue length).
+ * - A ping every `pingIntervalMs`; a client that has not answered the previous one is dropped, so
+ *   dead peers (a laptop that went to sleep) do not pile up.
+ */
+import { WebSocket, type RawData } from 'ws';
+import type { Logger } from '@eric/shared';
+import { scopeAllows, type AccountScope } from './access.js';
+import type { WindowView } from './collator.js';
+import type { DropReason, GatewayMetrics } from './metrics.js';
+import { encodeView, errorMessage, matchesFilter, parseClientMessage, type ClientMessageError, type Filter } from './protocol.js';
+
+/** Close codes (RFC 6455 §7.4.1). */
+export const CloseCode = {
+  normal: 1000,
+  goingAway: 1001,
+  policyViolation: 1008,
+  messageTooBig: 1009,
+} as const;
+
+export interface HubOptions {
+  maxBufferedBytes: number;
+  pingIntervalMs: number;
+  snapshotWindows: number;
+  logger: Logger;
+  metrics: GatewayMetrics;
+  /** The current counts that `include` lets through, in the `windows` most recent windows, oldest first. */
+  snapshot(include: (view: WindowView) => boolean, windows: number): WindowView[];
+}
+
+class Client {
+  filter: Filter = {};
+  /** Answered the last ping. */
+  alive = true;
+  /**
+   * Bytes of the last snapshot that may still sit in the send queue: a big snapshot on connect is
+   * not a sign of a slow client, so it is allowed on top of the limit until the queue first drains.
+   */
+  snapshotAllowance = 0;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly scope: AccountScope,
+    readonly id: number,
+  ) {}
+
+  accepts(view: WindowView): boolean {
+    return scopeAllows(this.scope, view.account_id) && matchesFilter(this.filter, view);
+  }
+
+  /** The accounts under which this client is indexed; null = every account. */
+  indexKeys(): readonly number[] | null {
+    if (this.filter.account !== undefined) return [this.filter.account];
+    return this.scope.all ? null : [...this.scope.accounts];
+  }
+}
+
+export class Hub {
+  readonly #options: HubOptions;
+  readonly #clients = new Set<Client>();
+  /** Clients that see every account. */
+  readonly #everyAccount = new Set<Client>();
+  readonly #byAccount = new Map<number, Set<Client>>();
+  readonly #heartbeat: NodeJS.Timeout;
+  #nextId = 1;
+
+  constructor(options: HubOptions) {
+    this.#options = options;
+    this.#heartbeat = setInterval(() => this.#ping(), options.pingIntervalMs);
+    this.#heartbeat.unref();
+  }
+
+  get size(): number {
+    return this.#clients.size;
+  }
+
+  /** Takes over an upgraded connection: sends the snapshot, then live updates. */
+  connect(socket: WebSocket, scope: AccountScope): void {
+    const client = new Client(socket, scope, this.#nextId++);
+    const log = this.#options.logger;
+    this.#clients.add(client);
+    this.#index(client);
+    this.#options.metrics.clientsConnected.inc();
+    log.debug({ client: client.id }, 'websocket client connected');
+
+    socket.on('message', (data, isBinary) => this.#onMessage(client, data, isBinary));
+    socket.on('pong', () => {
+      client.alive = true;
+    });
+    socket.on('error', (error: Error & { code?: string }) => {
+      // ws closes the connection itself (1009) when a frame exceeds maxPayload.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#options.metrics.clientsDropped.inc({ reason: 'oversized_message' });
+      log.debug({ client: client.id, err: error }, 'websocket client error');
+    });
+    socket.on('close', (code) => {
+      this.#remove(client);
+      log.debug({ client: client.id, code }, 'websocket client disconnected');
+    });
+    this.#sendSnapshot(client);
+  }
+
+  /** Writes a changed count to every client that may and wants to see it; returns how many. */
+  publish(view: WindowView): number {
+    const frame = encodeView(view);
+    let sent = 0;
+    for (const client of this.#everyAccount) {
+      if (client.accepts(view) && this.#sendLive(client, frame)) sent += 1;
+    }
+    const watchers = this.#byAccount.get(view.account_id);
+    if (watchers) {
+      for (const client of watchers) {
+        if (client.accepts(view) && this.#sendLive(client, frame)) sent += 1;
+      }
+    }
+    if (sent > 0) this.#options.metrics.messagesSent.inc({ kind: 'live' }, sent);
+    return sent;
+  }
+
+  /** Closes every connection (1001 going away) and stops pinging. */
+  close(): void {
+    clearInterval(this.#heartbeat);
+    for (const client of this.#clients) {
+      this.#remove(client);
+      client.socket.close(CloseCode.goingAway, 'server shutting down');
+    }
+  }
+
+  #onMessage(client: Client, data: RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.#reply(client, 'binary_not_supported', 'send text frames: JSON or the text close');
+      return;
+    }
+    const parsed = parseClientMessage(rawText(data));
+    if (!parsed.ok) {
+      this.#reply(client, parsed.reason, parsed.detail);
+      return;
+    }
+    const message = parsed.value;
+    if (message.type === 'close') {
+      this.#remove(client);
+      client.socket.close(CloseCode.normal, 'closed by client request');
+      return;
+    }
+    const { filter } = message;
+    if (filter.account !== undefined && !scopeAllows(client.scope, filter.account)) {
+      this.#reply(client, 'forbidden', `this token may not see account ${filter.account}`);
+      return;
+    }
+    this.#unindex(client);
+    client.filter = filter;
+    this.#index(client);
+    // The client now watches something else: give it that view's current counts.
+    this.#sendSnapshot(client);
+  }
+
+  #sendSnapshot(client: Client): void {
+    const views = this.#options.snapshot((view) => client.accepts(view), this.#options.snapshotWindows);
+    let bytes = 0;
+    for (const view of views) {
+      if (client.socket.readyState !== WebSocket.OPEN) return;
+      const frame = encodeView(view);
+      bytes += frame.length;
+      client.socket.send(frame, { binary: false });
+    }
+    client.snapshotAllowance = Math.max(client.snapshotAllowance, bytes);
+    if (views.length > 0) this.#options.metrics.messagesSent.inc({ kind: 'snapshot' }, views.length);
+  }
+
+  #sendLive(client: Client, frame: Buffer): boolean {
+    const { socket } = client;
+    if (socket.readyState !== WebSocket.OPEN) return false;
+    const queued = socket.bufferedAmount;
+    const limit = this.#options.maxBufferedBytes;
+    if (queued <= limit) {
+      client.snapshotAllowance = 0;
+    } else if (queued > limit + client.snapshotAllowance) {
+      this.#drop(client, 'slow_consumer', CloseCode.policyViolation, 'send queue full: client too slow');
+      return false;
+    }
+    socket.send(frame, { binary: false });
+    return true;
+  }
+
+  #reply(client: Client, error: ClientMessageError, message: string): void {
+    this.#options.metrics.clientErrors.inc({ error });
+    if (client.socket.readyState === WebSocket.OPEN) client.socket.send(errorMessage(error, message));
+  }
+
+  #ping(): void {
+    for (const client of this.#clients) {
+      if (!client.alive) {
+        this.#drop(client, 'ping_timeout');
+        continue;
+      }
+      client.alive = false;
+      client.socket.ping();
+    }
+  }
+
+  /** Disconnects a client on the gateway's initiative: a close frame, or a plain cut when it is dead. */
+  #drop(client: Client, reason: DropReason, code?: number, text?: string): void {
+    this.#remove(client);
+    this.#options.metrics.clientsDropped.inc({ reason });
+    this.#options.logger.info({ client: client.id, reason }, 'websocket client dropped');
+    if (code === undefined) client.socket.terminate();
+    else client.socket.close(code, text);
+  }
+
+  #remove(client: Client): void {
+    if (!this.#clients.delete(client)) return;
+    this.#unindex(client);
+    this.#options.metrics.clientsConnected.dec();
+  }
+
+  #index(client: Client): void {
+    const keys = client.indexKeys();
+    if (keys === null) {
+      this.#everyAccount.add(client);
+      return;
+    }
+    for (const account of keys) {
+      let watchers = this.#byAccount.get(account);
+      if (!watchers) {
+        watchers = new Set();
+        this.#byAccount.set(account, watchers);
+      }
+      watchers.add(client);
+    }
+  }
+
+  #unindex(client: Client): void {
+    const keys = client.indexKeys();
+    if (keys === null) {
+      this.#everyAccount.delete(client);
+      return;
+    }
+    for (const account of keys) {
+      const watchers = this.#byAccount.get(account);
+      watchers?.delete(client);
+      if (watchers?.size === 0) this.#byAccount.delete(account);
+    }
+  }
+}
+
+function rawText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.from(data).toString('utf8');
+}
