@@ -54,7 +54,7 @@ interface SnapshotQuery {
 }
 
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
-  const app = createHttpServer(deps.logger, { disableRequestLogging: true });
+  const app = createHttpServer(deps.logger);
   const dashboard = readFileSync(DASHBOARD_URL);
 
   await app.register(operationsRoutes, { registry: deps.registry, readiness: deps.readiness });
