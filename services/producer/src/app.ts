@@ -58,7 +58,9 @@ const ingestRoutes: FastifyPluginAsync<AppDeps> = async (app, deps) => {
     metrics.ingestRequests.inc({ status: String(reply.statusCode) });
   });
 
-  app.post('/v1/visits', { bodyLimit: ingest.bodyLimitBytes }, async (request, reply) => {
+  // logLevel warn: an ingest endpoint takes thousands of requests a second; the metrics count
+  // them, and only refusals (503) are worth a log line.
+  app.post('/v1/visits', { bodyLimit: ingest.bodyLimitBytes, logLevel: 'warn' }, async (request, reply) => {
     const body = typeof request.body === 'string' ? request.body : '';
     const parsed = parseIngestBody(body, request.headers['content-type'], {
       nowSeconds: now(),
