@@ -21,10 +21,17 @@ export interface ServiceProcess {
   shutdownTimeoutMs?: number;
 }
 
-export async function runServiceProcess(service: ServiceProcess): Promise<void> {
+export interface RunningService {
+  /** Shuts the service down gracefully because it cannot go on; the process exits with code 1. */
+  fail(error: Error): void;
+}
+
+export async function runServiceProcess(service: ServiceProcess): Promise<RunningService> {
   const { logger, http, readiness } = service;
-  closeWithGrace({ delay: service.shutdownTimeoutMs ?? 10_000, logger }, async ({ signal, err }) => {
+  let failure: Error | undefined;
+  const handle = closeWithGrace({ delay: service.shutdownTimeoutMs ?? 10_000, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'shutting down after an error');
+    else if (failure) logger.error({ err: failure }, 'shutting down: the service cannot go on');
     else logger.info({ signal }, 'shutting down');
     readiness.markShuttingDown();
     try {
@@ -33,7 +40,20 @@ export async function runServiceProcess(service: ServiceProcess): Promise<void> 
       await http.close();
     }
     logger.info('stopped');
+    // close-with-grace exits with 1 when this callback throws.
+    if (failure) throw failure;
   });
+  const running: RunningService = {
+    fail(error) {
+      failure ??= error;
+      handle.close();
+    },
+  };
   await http.listen(service.listen);
-  await service.start();
+  try {
+    await service.start();
+  } catch (error) {
+    running.fail(error as Error);
+  }
+  return running;
 }

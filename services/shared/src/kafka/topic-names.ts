@@ -43,3 +43,13 @@ export const visitsPartitionsSchema = {
   default: 4,
   env: 'VISITS_PARTITIONS',
 };
+
+/**
+ * How `visits` is created by whichever service gets there first. Any partition count works (it
+ * is read in a consumer group). Record timestamps are set by the broker on arrival
+ * (LogAppendTime): the aggregator uses them to know when every visit that arrived before a
+ * window's end + grace has been forwarded, which lets quiet windows close on the wall clock.
+ */
+export function visitsTopicSpec(name: string, partitions: number) {
+  return { name, partitions, exactPartitions: false, config: { 'message.timestamp.type': 'LogAppendTime' } };
+}

@@ -1,0 +1,166 @@
+/**
+ * The aggregator's configuration: environment variables only, validated at start. See the
+ * README's "Aggregator" section for the table generated from this schema.
+ */
+import { ConfigError, httpConfigSchema, kafkaConfigSchema, loadConfig, logConfigSchema, topicNameSchema, visitsPartitionsSchema, type LoadOptions } from '@eric/shared';
+
+export const aggregatorConfigSchema = {
+  kafka: kafkaConfigSchema('eric-aggregator'),
+  http: httpConfigSchema(6070),
+  log: logConfigSchema,
+  topics: {
+    visits: topicNameSchema.visits,
+    repartition: topicNameSchema.repartition,
+    changelog: topicNameSchema.changelog,
+    activeVisitors: topicNameSchema.activeVisitors,
+    deadLetter: topicNameSchema.deadLetter,
+  },
+  visitsPartitions: visitsPartitionsSchema,
+  applicationId: {
+    doc: 'Prefix of the consumer group (<id>-repartition) and of the transactional ids (<id>-count-<partition>). Two deployments sharing topics need different ids.',
+    format: String,
+    default: 'eric-aggregator',
+    env: 'APPLICATION_ID',
+  },
+  partitions: {
+    doc: 'P: partitions of the repartition and changelog topics, which is also the number of aggregator processes (StatefulSet replicas).',
+    format: 'positive-int',
+    default: 4,
+    env: 'PARTITIONS',
+  },
+  ordinal: {
+    doc: 'The partition this process counts (0 to P-1). -1 = take it from POD_NAME (the StatefulSet ordinal, e.g. eric-aggregator-2).',
+    format: 'int',
+    default: -1,
+    env: 'AGGREGATOR_ORDINAL',
+  },
+  podName: {
+    doc: 'Name of this pod (downward API). Gives the ordinal and the static group membership id (group.instance.id).',
+    format: String,
+    default: '',
+    env: 'POD_NAME',
+  },
+  podNamespace: {
+    doc: 'Namespace of this pod (downward API), for the Kubernetes topology check.',
+    format: String,
+    default: '',
+    env: 'POD_NAMESPACE',
+  },
+  statefulSetName: {
+    doc: 'Name of the StatefulSet whose replicas must equal P; empty = POD_NAME without its ordinal.',
+    format: String,
+    default: '',
+    env: 'STATEFULSET_NAME',
+  },
+  kubernetesCheck: {
+    doc: 'Check inside a cluster that the StatefulSet replicas equal P: auto (when running in a pod), on, off.',
+    format: ['auto', 'on', 'off'],
+    default: 'auto' as 'auto' | 'on' | 'off',
+    env: 'KUBERNETES_CHECK',
+  },
+  window: {
+    sizeSeconds: {
+      doc: 'Length of the tumbling windows, seconds.',
+      format: 'positive-number',
+      default: 60,
+      env: 'WINDOW_SECONDS',
+    },
+    graceSeconds: {
+      doc: 'How long after its end a window still accepts late visits, seconds.',
+      format: 'non-negative-number',
+      default: 10,
+      env: 'GRACE_SECONDS',
+    },
+  },
+  emitIntervalMs: {
+    doc: 'How often provisional counts (final: false) of changed open windows are emitted, ms; 0 = only final counts.',
+    format: 'non-negative-int',
+    default: 1000,
+    env: 'EMIT_INTERVAL_MS',
+  },
+  wallClockClose: {
+    doc: 'Close windows on the wall clock once every visit that reached Kafka before end + grace has been forwarded (true), or only when newer visits arrive (false, like Kafka Streams).',
+    format: Boolean,
+    default: true,
+    env: 'WALL_CLOCK_CLOSE',
+  },
+  count: {
+    batchSize: {
+      doc: 'Most visits the count stage processes in one transaction.',
+      format: 'positive-int',
+      default: 10000,
+      env: 'COUNT_BATCH_SIZE',
+    },
+    pollMs: {
+      doc: 'How long the count stage waits for new visits before it checks the clock, ms (bounds how late a quiet window closes).',
+      format: 'positive-int',
+      default: 100,
+      env: 'COUNT_POLL_MS',
+    },
+    transactionTimeoutMs: {
+      doc: 'transaction.timeout.ms: the broker aborts a transaction of a vanished producer after this long, ms.',
+      format: 'positive-int',
+      default: 30000,
+      env: 'TRANSACTION_TIMEOUT_MS',
+    },
+    changelogRetentionSeconds: {
+      doc: 'retention.ms of the changelog when it is created, seconds; 0 = max(600, 3 × (window + grace)). Bounds restore time; an outage longer than this loses the open windows.',
+      format: 'non-negative-int',
+      default: 0,
+      env: 'CHANGELOG_RETENTION_SECONDS',
+    },
+  },
+  repartition: {
+    batchSize: {
+      doc: 'Most visits the repartition stage forwards before it commits its offsets.',
+      format: 'positive-int',
+      default: 10000,
+      env: 'REPARTITION_BATCH_SIZE',
+    },
+    visitMaxBytes: {
+      doc: 'Largest accepted visit message, bytes; larger ones go to the dead-letter topic.',
+      format: 'positive-int',
+      default: 16384,
+      env: 'VISIT_MAX_BYTES',
+    },
+    visitMaxFutureSeconds: {
+      doc: 'How far in the future a visit timestamp may be, seconds; further ones are dead-lettered.',
+      format: 'non-negative-number',
+      default: 300,
+      env: 'VISIT_MAX_FUTURE_SECONDS',
+    },
+  },
+  shutdownTimeoutMs: {
+    doc: 'On SIGTERM, exit after at most this long even if Kafka does not answer, ms.',
+    format: 'positive-int',
+    default: 10000,
+    env: 'SHUTDOWN_TIMEOUT_MS',
+  },
+};
+
+export type AggregatorConfig = ReturnType<typeof loadAggregatorConfig>;
+
+export function loadAggregatorConfig(options?: LoadOptions) {
+  const config = loadConfig(aggregatorConfigSchema, options);
+  const ordinal = resolveOrdinal(config.ordinal, config.podName);
+  if (ordinal >= config.partitions) {
+    throw new ConfigError(`AGGREGATOR_ORDINAL (ordinal) ${ordinal} must be below PARTITIONS (partitions) ${config.partitions}: scale the topics first (see the README's scaling procedure)`);
+  }
+  return { ...config, ordinal, instanceId: config.podName || `${config.applicationId}-${ordinal}` };
+}
+
+/** The ordinal from the setting, or from a StatefulSet pod name such as "eric-aggregator-2". */
+export function resolveOrdinal(ordinal: number, podName: string): number {
+  if (ordinal >= 0) return ordinal;
+  const match = /-(\d+)$/.exec(podName);
+  if (!match) {
+    throw new ConfigError('AGGREGATOR_ORDINAL (ordinal) is not set and POD_NAME (podName) does not end in -<ordinal>: set one of them');
+  }
+  return Number(match[1]);
+}
+
+/** retention.ms of the changelog: long enough for every open window, short enough to restore fast. */
+export function changelogRetentionMs(config: Pick<AggregatorConfig, 'window' | 'count'>): number {
+  const seconds = config.count.changelogRetentionSeconds || Math.max(600, 3 * (config.window.sizeSeconds + config.window.graceSeconds));
+  return Math.round(seconds * 1000);
+}

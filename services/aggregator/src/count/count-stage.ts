@@ -1,0 +1,384 @@
+/**
+ * The count stage: owns partition `i` of the repartition topic and counts unique visits per
+ * (account, store, window), exactly once.
+ *
+ * Every batch is one Kafka transaction holding
+ *   - a changelog record per newly counted visit id (the state change),
+ *   - the results: provisional counts of changed windows and the final count of closed ones,
+ *   - the close clock, when windows closed (so a restore knows they are closed),
+ *   - the input offset (last processed + 1), through sendOffsetsToTransaction.
+ * Either all of it becomes visible to read_committed readers or none of it. After a crash the
+ * state is restored from the changelog and reading resumes from the committed offset, so each
+ * visit is counted once and each final is emitted once.
+ *
+ * The transactional.id is `<applicationId>-count-<i>`: a second process with the same ordinal
+ * fences the first (which then stops), so a zombie pod cannot write stale results.
+ */
+import { kafka, rdkafkaConnectionConfig, type CheckResult, type KafkaSettings, type Logger } from '@eric/shared';
+import { closeClockRecord, idRecord } from './changelog.js';
+import { resultKey, windowResult } from './results.js';
+import { restoreFromChangelog, type RestoreProgress } from './restore.js';
+import { UpstreamProgress } from './upstream-progress.js';
+import { CloseClock } from './watermark.js';
+import { WindowStore, type OpenWindow } from './window-store.js';
+import { closesAt, type WindowSpec } from './windows.js';
+import type { AggregatorMetrics } from '../metrics.js';
+
+export interface CountStageOptions {
+  settings: KafkaSettings;
+  applicationId: string;
+  partition: number;
+  topics: { repartition: string; changelog: string; activeVisitors: string };
+  window: WindowSpec;
+  emitIntervalMs: number;
+  wallClockClose: boolean;
+  batchSize: number;
+  pollMs: number;
+  transactionTimeoutMs: number;
+  logger: Logger;
+  metrics: AggregatorMetrics;
+  /** The topic and consumer group of the repartition stage, whose progress gates wall-clock closes. */
+  upstream: { visitsTopic: string; groupId: string };
+  /** Called when the stage cannot go on (fenced, fatal producer error). */
+  onFatal: (error: Error) => void;
+  /** Clock in seconds; tests may replace it. */
+  now?: () => number;
+}
+
+type Phase = 'starting' | 'restoring' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+interface Visit {
+  id: string;
+  account_id: number;
+  store_id: string | null;
+  timestamp: number;
+}
+
+const OP_TIMEOUT_MS = 30_000;
+
+export class CountStage {
+  readonly store: WindowStore;
+  readonly clock = new CloseClock();
+  #phase: Phase = 'starting';
+  #restore: RestoreProgress = { read: 0, total: 0 };
+  #consumer: kafka.KafkaConsumer | undefined;
+  #producer: kafka.Producer | undefined;
+  #loop: Promise<void> | undefined;
+  #stopping = false;
+  /** Next offset to read on the input partition. */
+  #nextOffset = 0;
+  #lag = Number.POSITIVE_INFINITY;
+  #caughtUpOnce = false;
+  #lastProvisionalAt = 0;
+  #upstream: UpstreamProgress | undefined;
+  #lastUpstreamCheck = 0;
+  readonly #log: Logger;
+  readonly #now: () => number;
+
+  constructor(private readonly options: CountStageOptions) {
+    this.store = new WindowStore(options.window);
+    this.#log = options.logger.child({ stage: 'count' });
+    this.#now = options.now ?? (() => Date.now() / 1000);
+  }
+
+  get phase(): Phase {
+    return this.#phase;
+  }
+
+  get transactionalId(): string {
+    return `${this.options.applicationId}-count-${this.options.partition}`;
+  }
+
+  /** Restores the state, then processes the input partition until stop(). */
+  async start(): Promise<void> {
+    const { settings, partition } = this.options;
+    this.#producer = new kafka.Producer({
+      ...rdkafkaConnectionConfig(settings),
+      'client.id': `${settings.clientId}-count-${partition}`,
+      'transactional.id': this.transactionalId,
+      'transaction.timeout.ms': this.options.transactionTimeoutMs,
+      'enable.idempotence': true,
+      'linger.ms': 5,
+      'batch.num.messages': 10_000,
+      'queue.buffering.max.messages': 1_000_000,
+      'compression.type': 'lz4',
+    });
+    this.#consumer = new kafka.KafkaConsumer(
+      {
+        ...rdkafkaConnectionConfig(settings),
+        'client.id': `${settings.clientId}-count-${partition}`,
+        // Manual assignment: the group only stores the committed offsets of partition i.
+        'group.id': `${this.options.applicationId}-count`,
+        'enable.auto.commit': false,
+        'isolation.level': 'read_committed',
+        'fetch.wait.max.ms': 50,
+      },
+      { 'auto.offset.reset': 'earliest' },
+    );
+    this.#consumer.setDefaultConsumeTimeout(this.options.pollMs);
+    await Promise.all([kafka.connect(this.#producer), kafka.connect(this.#consumer)]);
+    this.#upstream = new UpstreamProgress(settings, this.options.upstream.visitsTopic, this.options.upstream.groupId, this.#consumer);
+    // Fences an older process with the same transactional.id and completes or aborts its open
+    // transaction: after this, the changelog partition is stable and can be restored.
+    await kafka.transactions.init(this.#producer, OP_TIMEOUT_MS);
+    await this.#restoreAndSeek();
+    this.#phase = 'running';
+    this.#loop = this.#run();
+  }
+
+  /** Finishes the batch in progress (commit or abort), then disconnects. */
+  async stop(): Promise<void> {
+    if (this.#phase === 'stopped') return;
+    this.#stopping = true;
+    this.#phase = 'stopping';
+    await this.#loop?.catch(() => undefined);
+    this.#upstream?.close();
+    await Promise.allSettled([
+      this.#consumer ? kafka.disconnect(this.#consumer) : Promise.resolve(),
+      this.#producer ? kafka.disconnect(this.#producer) : Promise.resolve(),
+    ]);
+    this.#phase = 'stopped';
+    this.#log.info('count stage stopped');
+  }
+
+  readiness(): CheckResult {
+    switch (this.#phase) {
+      case 'restoring':
+        return { ready: false, detail: `restoring ${this.#restore.read} of ${this.#restore.total} changelog records`, phase: this.#phase };
+      case 'running':
+        return this.#caughtUpOnce
+          ? { ready: true, detail: 'running', phase: this.#phase, lag: this.#lag, openWindows: this.store.windowCount }
+          : { ready: false, detail: `catching up: ${this.#lag} records behind`, phase: this.#phase, lag: this.#lag };
+      default:
+        return { ready: false, detail: this.#phase, phase: this.#phase };
+    }
+  }
+
+  async #restoreAndSeek(): Promise<void> {
+    const { partition, topics, metrics } = this.options;
+    this.#phase = 'restoring';
+    this.store.clear();
+    const result = await restoreFromChangelog({
+      settings: this.options.settings,
+      topic: topics.changelog,
+      partition,
+      groupId: `${this.options.applicationId}-restore`,
+      store: this.store,
+      clock: this.clock,
+      logger: this.#log,
+      onProgress: (progress) => {
+        metrics.restoreRecords.inc(progress.read - this.#restore.read);
+        metrics.restoreRemaining.set(progress.total - progress.read);
+        this.#restore = progress;
+      },
+    });
+    metrics.restoreSeconds.set(result.seconds);
+    metrics.restoreRemaining.set(0);
+    this.#updateStateGauges();
+
+    const consumer = this.#consumer!;
+    const [committed] = await kafka.callback<Array<{ offset: number }>>((done) =>
+      consumer.committed([{ topic: topics.repartition, partition }], OP_TIMEOUT_MS, done),
+    );
+    // A negative offset means "nothing committed yet": start at the beginning of the partition.
+    const offset = committed && committed.offset >= 0 ? committed.offset : 0;
+    consumer.unassign();
+    consumer.assign([{ topic: topics.repartition, partition, offset }]);
+    this.#nextOffset = offset;
+    this.#log.info({ offset, closeClock: this.clock.value }, 'resuming input after the committed offset');
+  }
+
+  async #run(): Promise<void> {
+    const consumer = this.#consumer!;
+    try {
+      while (!this.#stopping) {
+        const messages = await kafka.consumeBatch(consumer, this.options.batchSize);
+        await this.#process(messages);
+      }
+    } catch (error) {
+      this.#phase = 'failed';
+      this.#log.error({ err: error }, 'count stage failed');
+      this.options.onFatal(error as Error);
+    }
+  }
+
+  async #process(messages: kafka.Message[]): Promise<void> {
+    const { metrics, partition, topics, window } = this.options;
+    const producer = this.#producer!;
+    const now = this.#now();
+    const changelog: Array<{ key: string; value: Buffer }> = [];
+    let newestVisit = 0;
+
+    for (const message of messages) {
+      const visit = parseRepartitionedVisit(message.value);
+      if (!visit) {
+        metrics.visitsDropped.inc({ reason: 'unreadable' });
+        this.#log.warn({ offset: message.offset }, 'unreadable record on the repartition topic, skipped');
+        continue;
+      }
+      this.clock.observeRecord(visit.timestamp, message.timestamp ?? 0);
+      const { outcome, key } = this.store.add(visit, this.clock.value);
+      if (outcome === 'counted') {
+        changelog.push(idRecord(key, visit.id));
+        newestVisit = Math.max(newestVisit, visit.timestamp);
+      } else if (outcome === 'duplicate') {
+        metrics.visitsDuplicate.inc();
+      } else {
+        metrics.visitsDropped.inc({ reason: 'late' });
+        metrics.lateness.observe(Math.max(0, this.clock.value - closesAt(key.start, window)));
+      }
+    }
+    if (messages.length > 0) {
+      this.#nextOffset = messages[messages.length - 1]!.offset + 1;
+      metrics.recordsConsumed.inc({ stage: 'count' }, messages.length);
+    }
+    this.#updateLag(messages.length);
+
+    let trigger: 'stream-time' | 'wall-clock' = 'stream-time';
+    if (await this.#wallClockMayClose(now, messages.length)) {
+      this.clock.observeWallClock(now, 0);
+      trigger = 'wall-clock';
+    }
+    const closed = this.store.closeDue(this.clock.value);
+    const provisionalDue = this.options.emitIntervalMs > 0 && (now - this.#lastProvisionalAt) * 1000 >= this.options.emitIntervalMs;
+    const provisional = provisionalDue ? this.store.takeChanged() : [];
+    if (provisionalDue) this.#lastProvisionalAt = now;
+
+    if (messages.length === 0 && closed.length === 0 && provisional.length === 0) return;
+
+    const commitStarted = process.hrtime.bigint();
+    try {
+      await kafka.transactions.begin(producer);
+      for (const record of changelog) {
+        producer.produce(topics.changelog, partition, record.value, record.key);
+      }
+      for (const openWindow of provisional) this.#emit(openWindow, false, now);
+      for (const closedWindow of closed) this.#emit(closedWindow, true, now);
+      if (closed.length > 0) {
+        const clockRecord = closeClockRecord(this.clock.value);
+        producer.produce(topics.changelog, partition, clockRecord.value, clockRecord.key);
+      }
+      if (messages.length > 0) {
+        await kafka.transactions.sendOffsets(
+          producer,
+          [{ topic: topics.repartition, partition, offset: this.#nextOffset }],
+          this.#consumer!,
+          OP_TIMEOUT_MS,
+        );
+      }
+      await this.#commit();
+    } catch (error) {
+      await this.#recover(error);
+      return;
+    }
+
+    const committedAt = this.#now();
+    metrics.transactionSeconds.observe(Number(process.hrtime.bigint() - commitStarted) / 1e9);
+    metrics.batchSize.observe(messages.length);
+    metrics.visitsCounted.inc(changelog.length);
+    metrics.resultsEmitted.inc({ kind: 'provisional' }, provisional.length);
+    metrics.resultsEmitted.inc({ kind: 'final' }, closed.length);
+    if (closed.length > 0) metrics.windowsClosed.inc({ trigger }, closed.length);
+    for (const closedWindow of closed) metrics.finalLatency.observe(Math.max(0, committedAt - closesAt(closedWindow.start, window)));
+    if (newestVisit > 0) metrics.endToEndLatency.observe(Math.max(0, committedAt - newestVisit));
+    metrics.closeClock.set(Number.isFinite(this.clock.value) ? this.clock.value : 0);
+    this.#updateStateGauges();
+  }
+
+  /**
+   * Whether the wall clock may move the close clock to `now`: a window is due by the wall clock,
+   * every visit that reached Kafka before `now` has been forwarded (UpstreamProgress), and this
+   * stage has read everything forwarded to its partition. Checked at most every poll interval.
+   */
+  async #wallClockMayClose(now: number, consumed: number): Promise<boolean> {
+    if (!this.options.wallClockClose || consumed >= this.options.batchSize) return false;
+    if (this.store.nextCloseAt() > now) return false;
+    if ((now - this.#lastUpstreamCheck) * 1000 < this.options.pollMs) return false;
+    this.#lastUpstreamCheck = now;
+    try {
+      if (!(await this.#upstream!.forwardedBefore(now * 1000))) return false;
+      // Everything forwarded before the check is below this high watermark: read it first.
+      const { topics, partition } = this.options;
+      const { highOffset } = await kafka.callback<{ highOffset: number }>((done) =>
+        this.#consumer!.queryWatermarkOffsets(topics.repartition, partition, OP_TIMEOUT_MS, done),
+      );
+      return this.#nextOffset >= highOffset;
+    } catch (error) {
+      this.#log.warn({ err: error }, 'could not check the repartition progress; windows wait for stream time');
+      return false;
+    }
+  }
+
+  #emit(window: OpenWindow, final: boolean, now: number): void {
+    const result = windowResult(window, this.options.window, final, this.options.partition, now);
+    this.#producer!.produce(this.options.topics.activeVisitors, 0, Buffer.from(JSON.stringify(result)), resultKey(window));
+  }
+
+  /** Commits; a commit that timed out may be retried, as librdkafka documents. */
+  async #commit(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await kafka.transactions.commit(this.#producer!, OP_TIMEOUT_MS);
+        return;
+      } catch (error) {
+        if (!kafka.isRetriable(error) || attempt >= 3) throw error;
+        this.#log.warn({ err: error, attempt }, 'transaction commit failed, retrying');
+      }
+    }
+  }
+
+  /**
+   * A failed transaction: abort it, then rebuild the state from the changelog and rewind the
+   * input to the committed offset, so memory again matches what Kafka holds. A fatal error
+   * (fenced by a newer process with the same ordinal) ends the stage.
+   */
+  async #recover(error: unknown): Promise<void> {
+    if (kafka.isFatal(error) || isFenced(error)) throw error;
+    this.#log.warn({ err: error }, 'transaction failed: aborting and restoring from the changelog');
+    this.options.metrics.transactionsAborted.inc();
+    try {
+      await kafka.transactions.abort(this.#producer!, OP_TIMEOUT_MS);
+    } catch (abortError) {
+      if (kafka.isFatal(abortError) || isFenced(abortError)) throw abortError;
+      this.#log.warn({ err: abortError }, 'abort failed');
+    }
+    await this.#restoreAndSeek();
+    this.#phase = 'running';
+  }
+
+  #updateLag(consumed: number): void {
+    const { topics, partition, metrics } = this.options;
+    try {
+      const { highOffset } = this.#consumer!.getWatermarkOffsets(topics.repartition, partition);
+      if (highOffset >= 0) this.#lag = Math.max(0, highOffset - this.#nextOffset);
+    } catch {
+      // No fetch response yet: the high watermark is unknown.
+    }
+    if (consumed === 0 && this.#lag === Number.POSITIVE_INFINITY) this.#lag = 0;
+    if (this.#lag === 0) this.#caughtUpOnce = true;
+    metrics.consumerLag.set({ stage: 'count', topic: topics.repartition, partition: String(partition) }, Number.isFinite(this.#lag) ? this.#lag : 0);
+  }
+
+  #updateStateGauges(): void {
+    this.options.metrics.stateWindows.set(this.store.windowCount);
+    this.options.metrics.stateIds.set(this.store.idCount);
+  }
+}
+
+/** The repartition stage writes validated, normalized visits; anything else is a bug upstream. */
+function parseRepartitionedVisit(value: Buffer | null | undefined): Visit | undefined {
+  if (!value) return undefined;
+  try {
+    const visit = JSON.parse(value.toString('utf8')) as Visit;
+    if (typeof visit.id !== 'string' || typeof visit.account_id !== 'number' || typeof visit.timestamp !== 'number') return undefined;
+    if (visit.store_id !== null && typeof visit.store_id !== 'string') return undefined;
+    return visit;
+  } catch {
+    return undefined;
+  }
+}
+
+function isFenced(error: unknown): boolean {
+  const code = (error as { code?: number } | null)?.code;
+  return code === kafka.ErrorCode.ERR__FENCED || code === kafka.ErrorCode.ERR_PRODUCER_FENCED || code === kafka.ErrorCode.ERR_INVALID_PRODUCER_EPOCH;
+}

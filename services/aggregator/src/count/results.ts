@@ -1,0 +1,24 @@
+/** Window results as written to `active-visitors`. */
+import type { WindowResult } from '@eric/shared';
+import type { OpenWindow } from './window-store.js';
+import type { WindowSpec } from './windows.js';
+
+export function windowResult(window: OpenWindow, spec: WindowSpec, final: boolean, partition: number, nowSeconds: number): WindowResult {
+  return {
+    account_id: window.account_id,
+    store_id: window.store_id,
+    window: [window.start, window.start + spec.sizeSeconds],
+    count: window.ids.size,
+    final,
+    partition,
+    emitted_at: nowSeconds,
+  };
+}
+
+/**
+ * The key of a result on `active-visitors`: the (account, store) it counts. The topic has one
+ * partition, so the key does not route; it lets a reader or a compacted copy group by key.
+ */
+export function resultKey(window: Pick<OpenWindow, 'account_id' | 'store_id'>): string {
+  return `${window.account_id}:${window.store_id ?? ''}`;
+}

@@ -1,0 +1,45 @@
+/**
+ * Tumbling event-time windows. A window is [start, start + size) in epoch seconds, aligned to the
+ * epoch, so every process agrees on the boundaries without coordination. A window *closes* when
+ * the close clock (see watermark.ts) reaches end + grace: after that its count is final and
+ * visits for it are late.
+ */
+export interface WindowSpec {
+  /** Window length, seconds. */
+  sizeSeconds: number;
+  /** How long after its end a window still accepts visits, seconds. */
+  graceSeconds: number;
+}
+
+/** One counted unit: an (account, store) in one window. */
+export interface WindowKey {
+  account_id: number;
+  store_id: string | null;
+  /** Window start, epoch seconds. */
+  start: number;
+}
+
+export function windowStart(timestampSeconds: number, spec: WindowSpec): number {
+  return Math.floor(timestampSeconds / spec.sizeSeconds) * spec.sizeSeconds;
+}
+
+export function windowEnd(start: number, spec: WindowSpec): number {
+  return start + spec.sizeSeconds;
+}
+
+/** The close-clock value at which the window that starts at `start` closes. */
+export function closesAt(start: number, spec: WindowSpec): number {
+  return start + spec.sizeSeconds + spec.graceSeconds;
+}
+
+export function isClosed(start: number, closeClock: number, spec: WindowSpec): boolean {
+  return closesAt(start, spec) <= closeClock;
+}
+
+/**
+ * A string that identifies a window key in maps. JSON keeps a null store apart from the store
+ * named "null" and from the empty store.
+ */
+export function encodeWindowKey(key: WindowKey): string {
+  return JSON.stringify([key.start, key.account_id, key.store_id]);
+}

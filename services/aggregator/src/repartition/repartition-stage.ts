@@ -1,0 +1,202 @@
+/**
+ * The repartition stage: one member of a consumer group over `visits`. It validates each visit
+ * and forwards it to the partition of the repartition topic that owns its (account, store) —
+ * murmur2("account_id:store_id") mod P, as Kafka's Java producer would choose — or sends it to
+ * the dead-letter topic with the reason. Invalid input never stops it.
+ *
+ * Delivery guarantee: at least once. Offsets are committed only after every forwarded record of
+ * the batch was acknowledged by Kafka (idempotent producer, acks=all), so nothing is lost; after
+ * a crash some visits may be forwarded twice. That is harmless because the count stage counts
+ * distinct visit ids: a second copy is a duplicate, not a second visit. (A transaction here would
+ * buy nothing the count stage does not already guarantee, and cost a commit per batch.)
+ *
+ * Static membership (group.instance.id = pod name) means a restarted pod gets its partitions
+ * back without a rebalance of the whole group; cooperative-sticky assignment means a rebalance
+ * never stops members that keep their partitions.
+ */
+import {
+  kafka,
+  parseVisit,
+  partitionForKey,
+  rdkafkaConnectionConfig,
+  repartitionKey,
+  type CheckResult,
+  type KafkaSettings,
+  type Logger,
+  type VisitLimits,
+} from '@eric/shared';
+import { deadLetterHeaders } from './dead-letter.js';
+import type { AggregatorMetrics } from '../metrics.js';
+
+export interface RepartitionStageOptions {
+  settings: KafkaSettings;
+  applicationId: string;
+  instanceId: string;
+  partitions: number;
+  topics: { visits: string; repartition: string; deadLetter: string };
+  batchSize: number;
+  limits: VisitLimits;
+  logger: Logger;
+  metrics: AggregatorMetrics;
+  onFatal: (error: Error) => void;
+}
+
+export function repartitionGroupId(applicationId: string): string {
+  return `${applicationId}-repartition`;
+}
+
+export class RepartitionStage {
+  #consumer: kafka.KafkaConsumer | undefined;
+  #producer: kafka.Producer | undefined;
+  #loop: Promise<void> | undefined;
+  #stopping = false;
+  #assigned = false;
+  /** Assigned partitions, and those of them whose end was reached since they were assigned. */
+  readonly #partitions = new Set<number>();
+  readonly #atEnd = new Set<number>();
+  #deliveryErrors: kafka.LibrdKafkaError[] = [];
+  readonly #log: Logger;
+
+  constructor(private readonly options: RepartitionStageOptions) {
+    this.#log = options.logger.child({ stage: 'repartition' });
+  }
+
+  /**
+   * True when every partition assigned to this member has been read to its end at least once
+   * since it was assigned (or nothing is assigned). A partition taken over from a crashed member
+   * may hold a backlog, so it counts only once it was drained.
+   */
+  get caughtUp(): boolean {
+    if (!this.#assigned) return false;
+    for (const partition of this.#partitions) if (!this.#atEnd.has(partition)) return false;
+    return true;
+  }
+
+  async start(): Promise<void> {
+    const { settings, applicationId, instanceId } = this.options;
+    this.#producer = new kafka.Producer({
+      ...rdkafkaConnectionConfig(settings),
+      'client.id': `${settings.clientId}-repartition`,
+      'enable.idempotence': true,
+      acks: -1, // all in-sync replicas
+      'linger.ms': 5,
+      'batch.num.messages': 10_000,
+      'queue.buffering.max.messages': 1_000_000,
+      'compression.type': 'lz4',
+      dr_cb: true,
+    });
+    this.#producer.on('delivery-report', (error) => {
+      if (error) this.#deliveryErrors.push(error);
+    });
+    this.#producer.setPollInterval(10);
+    this.#consumer = new kafka.KafkaConsumer(
+      {
+        ...rdkafkaConnectionConfig(settings),
+        'client.id': `${settings.clientId}-repartition`,
+        'group.id': repartitionGroupId(applicationId),
+        'group.instance.id': instanceId,
+        'partition.assignment.strategy': 'cooperative-sticky',
+        'session.timeout.ms': 30_000,
+        'enable.auto.commit': false,
+        'fetch.wait.max.ms': 50,
+        'enable.partition.eof': true,
+        rebalance_cb: true,
+      },
+      { 'auto.offset.reset': 'earliest' },
+    );
+    this.#consumer.on('rebalance', (error: { code: number }, assignment: kafka.TopicPartition[]) => {
+      const assigned = error.code === kafka.ErrorCode.ERR__ASSIGN_PARTITIONS;
+      if (assigned) this.#assigned = true;
+      for (const { partition } of assignment) {
+        this.#atEnd.delete(partition);
+        if (assigned) this.#partitions.add(partition);
+        else this.#partitions.delete(partition);
+      }
+      this.#log.info({ event: assigned ? 'assigned' : 'revoked', partitions: assignment.map((p) => p.partition) }, 'rebalance');
+    });
+    this.#consumer.on('partition.eof', ({ partition }) => this.#atEnd.add(partition));
+    this.#consumer.setDefaultConsumeTimeout(100);
+    await Promise.all([kafka.connect(this.#producer), kafka.connect(this.#consumer)]);
+    this.#consumer.subscribe([this.options.topics.visits]);
+    this.#loop = this.#run();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await this.#loop?.catch(() => undefined);
+    await Promise.allSettled([
+      this.#consumer ? kafka.disconnect(this.#consumer) : Promise.resolve(),
+      this.#producer ? kafka.disconnect(this.#producer) : Promise.resolve(),
+    ]);
+    this.#log.info('repartition stage stopped');
+  }
+
+  readiness(): CheckResult {
+    if (!this.#consumer) return { ready: false, detail: 'starting' };
+    if (!this.#assigned) return { ready: false, detail: 'waiting for a partition assignment of the visits topic' };
+    return { ready: true, detail: this.caughtUp ? 'running' : 'catching up' };
+  }
+
+  async #run(): Promise<void> {
+    try {
+      while (!this.#stopping) {
+        const messages = await kafka.consumeBatch(this.#consumer!, this.options.batchSize);
+        if (messages.length > 0) await this.#forward(messages);
+        this.#updateLag();
+      }
+    } catch (error) {
+      this.#log.error({ err: error }, 'repartition stage failed');
+      this.options.onFatal(error as Error);
+    }
+  }
+
+  async #forward(messages: kafka.Message[]): Promise<void> {
+    const { topics, partitions, limits, metrics } = this.options;
+    const producer = this.#producer!;
+    const now = Date.now() / 1000;
+    const nextOffsets = new Map<number, number>();
+    let forwarded = 0;
+    for (const message of messages) {
+      const result = parseVisit(message.value, now, limits);
+      if (result.ok) {
+        const visit = result.value;
+        const key = repartitionKey(visit);
+        // Only the contract's four fields travel on: smaller records, and nothing unvalidated.
+        const value = Buffer.from(JSON.stringify({ id: visit.id, account_id: visit.account_id, store_id: visit.store_id, timestamp: visit.timestamp }));
+        // The visit's Kafka timestamp (its arrival) is kept: the count stage caps event time by it.
+        producer.produce(topics.repartition, partitionForKey(key, partitions), value, key, message.timestamp);
+        forwarded++;
+      } else {
+        metrics.visitsInvalid.inc({ reason: result.reason });
+        this.#log.warn({ reason: result.reason, detail: result.detail, partition: message.partition, offset: message.offset }, 'invalid visit sent to the dead-letter topic');
+        producer.produce(topics.deadLetter, null, message.value, message.key, message.timestamp, undefined, deadLetterHeaders(message, result));
+      }
+      nextOffsets.set(message.partition, message.offset + 1);
+    }
+    await kafka.flush(producer, 60_000);
+    if (this.#deliveryErrors.length > 0) {
+      // Kafka refused records even after the producer's retries: committing now would lose them.
+      const [first] = this.#deliveryErrors;
+      throw new Error(`could not forward ${this.#deliveryErrors.length} visits: ${first?.message}`, { cause: first });
+    }
+    metrics.recordsConsumed.inc({ stage: 'repartition' }, messages.length);
+    metrics.visitsForwarded.inc(forwarded);
+    // Asynchronous commit: a lost commit only means some visits are forwarded again (see above).
+    this.#consumer!.commit([...nextOffsets].map(([partition, offset]) => ({ topic: topics.visits, partition, offset })));
+  }
+
+  #updateLag(): void {
+    const consumer = this.#consumer!;
+    for (const position of consumer.position(consumer.assignments())) {
+      if (position.offset < 0) continue; // nothing read yet on this partition
+      try {
+        const { highOffset } = consumer.getWatermarkOffsets(position.topic, position.partition);
+        if (highOffset < 0) continue;
+        const lag = Math.max(0, highOffset - position.offset);
+        this.options.metrics.consumerLag.set({ stage: 'repartition', topic: position.topic, partition: String(position.partition) }, lag);
+      } catch {
+        // No fetch response yet for this partition.
+      }
+    }
+  }
+}
