@@ -75,7 +75,7 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     });
 
     api.get('/ws', { websocket: true }, (socket, request) => {
-      deps.hub.connect(socket, scopes.get(request) ?? { all: false, accounts: new Set() });
+      deps.hub.connect(socket, scopes.get(request) ?? { all: false, accounts: new Set() }, request.socket);
     });
 
     api.get<{ Querystring: SnapshotQuery }>(

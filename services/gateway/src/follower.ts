@@ -23,8 +23,8 @@ export interface FollowerOptions {
   topic: string;
   historySeconds: number;
   logger: Logger;
-  /** Called for every record, in offset order, with the time (performance.now()) it was consumed. */
-  onRecord(message: kafka.Message, consumedAt: number): void;
+  /** Called with every batch of records, in offset order, and the time (performance.now()) it was consumed. */
+  onBatch(messages: kafka.Message[], consumedAt: number): void;
 }
 
 export interface FollowerStatus {
@@ -120,16 +120,15 @@ export class ActiveVisitorsFollower {
         await new Promise((resolve) => setTimeout(resolve, RETRY_DELAY_MS));
         continue;
       }
-      const consumedAt = performance.now();
-      for (const message of batch) {
-        this.#status.nextOffset = message.offset + 1;
-        try {
-          this.#options.onRecord(message, consumedAt);
-        } catch (error) {
-          // A bug in handling one record must not stop the dashboard: log it and go on.
-          this.#options.logger.error({ err: error, offset: message.offset }, 'handling a window result failed');
-        }
+      const last = batch.at(-1);
+      if (!last) continue;
+      try {
+        this.#options.onBatch(batch, performance.now());
+      } catch (error) {
+        // A bug in handling records must not stop the dashboard: log it and go on.
+        this.#options.logger.error({ err: error, from: batch[0]?.offset, to: last.offset }, 'handling window results failed');
       }
+      this.#status.nextOffset = last.offset + 1;
     }
   }
 }

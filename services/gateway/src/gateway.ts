@@ -4,11 +4,11 @@
  * run it in-process against the real broker.
  */
 import type { FastifyInstance } from 'fastify';
-import { Readiness, createMetricsRegistry, parseWindowResult, type Logger } from '@eric/shared';
+import { Readiness, createMetricsRegistry, parseWindowResult, type Logger, type kafka } from '@eric/shared';
 import type { Registry } from 'prom-client';
 import { AccessControl } from './access.js';
 import { buildApp } from './app.js';
-import { Collator } from './collator.js';
+import { Collator, type WindowView } from './collator.js';
 import type { GatewayConfig } from './config.js';
 import { ActiveVisitorsFollower } from './follower.js';
 import { Hub } from './hub.js';
@@ -46,26 +46,33 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   });
 
   const nowSeconds = () => Date.now() / 1000;
+  /** One record into the collator; the view when the shown count changed. */
+  const collate = (message: kafka.Message): WindowView | null => {
+    const parsed = parseWindowResult(message.value);
+    if (!parsed.ok) {
+      metrics.recordsConsumed.inc({ outcome: 'invalid' });
+      logger.warn({ offset: message.offset, reason: parsed.reason, detail: parsed.detail }, 'skipping an invalid window result');
+      return null;
+    }
+    const outcome = collator.apply(parsed.value, nowSeconds());
+    metrics.recordsConsumed.inc({ outcome: outcome.changed ? 'applied' : outcome.reason });
+    return outcome.changed ? outcome.view : null;
+  };
   const follower = new ActiveVisitorsFollower({
     settings: config.kafka,
     topic: config.topics.activeVisitors,
     historySeconds: config.history.seconds,
     logger: logger.child({ component: 'follower', topic: config.topics.activeVisitors }),
-    onRecord(message, consumedAt) {
-      const parsed = parseWindowResult(message.value);
-      if (!parsed.ok) {
-        metrics.recordsConsumed.inc({ outcome: 'invalid' });
-        logger.warn({ offset: message.offset, reason: parsed.reason, detail: parsed.detail }, 'skipping an invalid window result');
-        return;
+    onBatch(messages, consumedAt) {
+      const changed: WindowView[] = [];
+      for (const message of messages) {
+        const view = collate(message);
+        if (view) changed.push(view);
       }
-      const outcome = collator.apply(parsed.value, nowSeconds());
-      if (!outcome.changed) {
-        metrics.recordsConsumed.inc({ outcome: outcome.reason });
-        return;
-      }
-      metrics.recordsConsumed.inc({ outcome: 'applied' });
-      hub.publish(outcome.view);
-      metrics.fanoutLatency.observe((performance.now() - consumedAt) / 1000);
+      if (changed.length === 0) return;
+      hub.publish(changed);
+      const latency = (performance.now() - consumedAt) / 1000;
+      for (let i = 0; i < changed.length; i += 1) metrics.fanoutLatency.observe(latency);
     },
   });
 
