@@ -116,6 +116,8 @@ export class CountStage {
       { 'auto.offset.reset': 'earliest' },
     );
     this.#consumer.setDefaultConsumeTimeout(this.options.pollMs);
+    this.#consumer.on('event.error', (error) => this.#log.error({ err: error }, 'consumer error'));
+    this.#producer.on('event.error', (error) => this.#log.error({ err: error }, 'producer error'));
     await Promise.all([kafka.connect(this.#producer), kafka.connect(this.#consumer)]);
     this.#upstream = new UpstreamProgress(settings, this.options.upstream.visitsTopic, this.options.upstream.groupId, this.#consumer);
     // Fences an older process with the same transactional.id and completes or aborts its open

@@ -114,6 +114,10 @@ export class RepartitionStage {
       }
       this.#log.info({ event: assigned ? 'assigned' : 'revoked', partitions: assignment.map((p) => p.partition) }, 'rebalance');
     });
+    // librdkafka reports the cause of a fatal error (e.g. "fenced by another consumer with the
+    // same group.instance.id") here; consume() then only says "Local: Fatal error".
+    this.#consumer.on('event.error', (error) => this.#log.error({ err: error }, 'consumer error'));
+    this.#producer.on('event.error', (error) => this.#log.error({ err: error }, 'producer error'));
     this.#consumer.on('partition.eof', ({ partition }) => this.#atEnd.add(partition));
     this.#consumer.setDefaultConsumeTimeout(100);
     await Promise.all([kafka.connect(this.#producer), kafka.connect(this.#consumer)]);
@@ -145,7 +149,13 @@ export class RepartitionStage {
         this.#updateLag();
       }
     } catch (error) {
-      this.#log.error({ err: error }, 'repartition stage failed');
+      const fatal = (error as { code?: number }).code === kafka.ErrorCode.ERR__FATAL;
+      this.#log.error(
+        { err: error },
+        fatal
+          ? 'repartition stage failed: fatal consumer error, most often because another process uses the same group.instance.id (pod name) and fenced this one'
+          : 'repartition stage failed',
+      );
       this.options.onFatal(error as Error);
     }
   }
