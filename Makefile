@@ -49,3 +49,13 @@ kafka-status: ## Say whether the local broker runs
 
 clean: ## Remove build output (keeps node_modules, the Kafka jars and broker data)
 	npx tsc --build --clean
+
+.PHONY: produce bench-producer
+
+produce: build ## Send synthetic visits with the original's CLI, e.g. make produce ARGS="--frequency 5"
+	scripts/kafka.sh start
+	node services/producer/dist/cli.js $(ARGS)
+
+bench-producer: build ## Measure the producer: bulk generator and HTTP ingestion (autocannon), visits/s and p99
+	scripts/kafka.sh start
+	node services/producer/bench/bench.mjs

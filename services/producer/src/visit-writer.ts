@@ -125,8 +125,10 @@ export class VisitWriter {
   /** Connects to the brokers (fetching the topic's metadata); rejects when they cannot be reached. */
   async connect(timeoutMs = 10_000): Promise<void> {
     await kafka.connect(this.#producer, timeoutMs);
-    // Delivery reports are dispatched by polling; 5 ms keeps the added latency small and cheap.
-    this.#producer.setPollInterval(5);
+    // Delivery reports reach JavaScript only when the client is polled. librdkafka's background
+    // thread polls as soon as a report is there; setPollInterval(5) (a JS timer) measured 30% fewer
+    // single-visit requests per second and a higher median latency (README, Producer benchmark).
+    this.#producer.setPollInBackground(true);
     this.#setState('up', 'connected');
   }
 
