@@ -74,13 +74,15 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       scopes.set(request, scope);
     });
 
-    api.get('/ws', { websocket: true }, (socket, request) => {
+    // Both routes log only warnings: fastify's request lines would carry ?token= into the logs.
+    api.get('/ws', { websocket: true, logLevel: 'warn' }, (socket, request) => {
       deps.hub.connect(socket, scopes.get(request) ?? { all: false, accounts: new Set() }, request.socket);
     });
 
     api.get<{ Querystring: SnapshotQuery }>(
       '/api/active-visitors',
       {
+        logLevel: 'warn',
         schema: {
           querystring: {
             type: 'object',

@@ -62,7 +62,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     settings: config.kafka,
     topic: config.topics.activeVisitors,
     historySeconds: config.history.seconds,
-    logger: logger.child({ component: 'follower', topic: config.topics.activeVisitors }),
+    logger: logger.child({ component: 'follower' }),
     onBatch(messages, consumedAt) {
       const changed: WindowView[] = [];
       for (const message of messages) {
