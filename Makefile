@@ -59,3 +59,9 @@ produce: build ## Send synthetic visits with the original's CLI, e.g. make produ
 bench-producer: build ## Measure the producer: bulk generator and HTTP ingestion (autocannon), visits/s and p99
 	scripts/kafka.sh start
 	node services/producer/bench/bench.mjs
+
+.PHONY: bench-aggregator
+
+bench-aggregator: build ## Measure the aggregator: visits/s with P = 1 and 4 (exactly-once), restore rate, memory per 1 M ids
+	scripts/kafka.sh start
+	node services/aggregator/dist/bench/aggregator-bench.js
