@@ -6,9 +6,10 @@
  * - 202 `{accepted, ids}`: Kafka acknowledged every visit (acks=all); nothing will be lost.
  * - 400 `{error, message, invalid: [{index, reason, detail}]}`: nothing was written.
  * - 413: the body or the number of visits is over the limit; nothing was written.
- * - 503 `{error, message, ids}` + `Retry-After`: Kafka is unreachable, the queue is full, or the
- *   acknowledgement did not come in time. Some visits may have been written: resend them with the
- *   `ids` of the answer, and Eric counts each visit once.
+ * - 503 `{error, message, visits}` + `Retry-After`: Kafka is unreachable, the queue is full, or
+ *   the acknowledgement did not come in time. Some visits may have been written: resend the
+ *   `visits` of the answer as they are (with the ids and timestamps the server filled in), and
+ *   Eric counts each visit once.
  */
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
@@ -82,8 +83,10 @@ const ingestRoutes: FastifyPluginAsync<AppDeps> = async (app, deps) => {
       .header('retry-after', String(ingest.retryAfterSeconds))
       .send({
         error: outcome.reason,
-        message: `${outcome.detail}. Some visits may have been written: retry with these ids (a visit id is counted once).`,
-        ids,
+        message: `${outcome.detail}. Some visits may have been written: resend these visits as they are (a visit is counted once).`,
+        // Complete, with the ids and timestamps filled in here: a retry of the same visits can
+        // never count twice, which a retry that let the server pick new ones could.
+        visits: parsed.visits,
       });
   });
 };

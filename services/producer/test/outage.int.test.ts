@@ -54,13 +54,14 @@ const post = (app: FastifyInstance, visits: unknown[]) =>
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('when Kafka cannot be reached', () => {
-  it('a writer that never connected answers 503 with Retry-After and the ids to retry with', async () => {
+  it('a writer that never connected answers 503 with Retry-After and the complete visits to resend', async () => {
     const { app, registry, writer } = buildProducer({ settings: testKafkaSettings('127.0.0.1:1'), topic: 'visits', deliveryTimeoutMs: 2_000, lingerMs: 5, maxQueued: 100 });
     await expect(writer.connect(1_500)).rejects.toThrow();
     const response = await post(app, [{ id: 'retry-me', account_id: 1, store_id: null }]);
     expect(response.statusCode).toBe(503);
     expect(response.headers['retry-after']).toBe('1');
-    expect(response.json()).toMatchObject({ error: 'broker_unavailable', ids: ['retry-me'] });
+    expect(response.json()).toMatchObject({ error: 'broker_unavailable', visits: [{ id: 'retry-me', account_id: 1, store_id: null }] });
+    expect(response.json<{ visits: Visit[] }>().visits[0]!.timestamp).toBeGreaterThan(0);
     expect((await app.inject('/ready')).statusCode).toBe(503);
     expect(await registry.metrics()).toMatch(/eric_producer_produce_failures_total\{source="http",reason="broker_unavailable"\} 1/);
     await app.close();
