@@ -65,3 +65,11 @@ bench-producer: build ## Measure the producer: bulk generator and HTTP ingestion
 bench-aggregator: build ## Measure the aggregator: visits/s with P = 1 and 4 (exactly-once), restore rate, memory per 1 M ids
 	scripts/kafka.sh start
 	node services/aggregator/dist/bench/aggregator-bench.js
+
+.PHONY: bench-gateway
+
+bench-gateway: build ## Measure the gateway: websocket fan-out to 1 000 and 10 000 clients at 100 records/s, p50/p99, CPU, memory
+	scripts/kafka.sh start
+	ulimit -n "$$(ulimit -Hn)"; export KAFKA_BROKERS="$${KAFKA_BROKERS:-127.0.0.1:$${KAFKA_PORT:-9092}}"; \
+	  BENCH_ACCOUNTS=0 node services/gateway/bench/fanout.mjs; \
+	  BENCH_ACCOUNTS=100 node services/gateway/bench/fanout.mjs
