@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestClient, produce, startGateway, windowResult, type RunningGateway } from './helpers.js';
+import { TestClient, produce, startGateway, windowResult, type Frame, type RunningGateway } from './helpers.js';
 
 const TEAM_TOKEN = 'team-one-token-0123';
 const ADMIN_TOKEN = 'admin-token-abcdef';
@@ -56,7 +56,7 @@ describe('access control on a real broker', () => {
     expect((await fetch(`${gw.baseUrl}/api/active-visitors`)).status).toBe(401);
     const headers = { authorization: `Bearer ${TEAM_TOKEN}` };
     expect((await fetch(`${gw.baseUrl}/api/active-visitors?account=3`, { headers })).status).toBe(403);
-    const body = await (await fetch(`${gw.baseUrl}/api/active-visitors`, { headers })).json();
+    const body = (await (await fetch(`${gw.baseUrl}/api/active-visitors`, { headers })).json()) as Frame;
     expect(new Set(body.results.map((r: { account_id: number }) => r.account_id))).toEqual(new Set([1, 2]));
     // The page, health and metrics stay open: they show no account's data.
     expect((await fetch(`${gw.baseUrl}/`)).status).toBe(200);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { uniqueName } from '@eric/shared/testing';
-import { TestClient, createTopic, produce, startGateway, waitUntil, windowResult, type RunningGateway } from './helpers.js';
+import { TestClient, createTopic, produce, startGateway, waitUntil, windowResult, type Frame, type RunningGateway } from './helpers.js';
 
 async function metric(gateway: RunningGateway, line: RegExp): Promise<number> {
   const text = await (await fetch(`${gateway.baseUrl}/metrics`)).text();
@@ -59,7 +59,7 @@ describe('gateway on a real broker', () => {
     const second = windowResult({ account_id: 13, store_id: 'b', count: 9 });
     await produce(gw.topic, [first, second]);
     await waitUntil(async () => {
-      const body = await (await fetch(`${gw.baseUrl}/api/active-visitors?account=13`)).json();
+      const body = (await (await fetch(`${gw.baseUrl}/api/active-visitors?account=13`)).json()) as Frame;
       return body.results.length === 2;
     }, 'the REST snapshot');
 
@@ -76,7 +76,7 @@ describe('gateway on a real broker', () => {
   it('serves the same counts over REST, filtered by account and store', async () => {
     const response = await fetch(`${gw.baseUrl}/api/active-visitors?account=13&store=b`);
     expect(response.status).toBe(200);
-    const body = await response.json();
+    const body = (await response.json()) as Frame;
     expect(body.caught_up).toBe(true);
     expect(body.results).toEqual([expect.objectContaining({ account_id: 13, store_id: 'b', count: 9 })]);
     expect((await fetch(`${gw.baseUrl}/api/active-visitors?account=minus-one`)).status).toBe(400);
@@ -155,7 +155,7 @@ describe('gateway on a real broker', () => {
   it('reports ready with its position and exposes the eric_gateway metrics', async () => {
     const ready = await fetch(`${gw.baseUrl}/ready`);
     expect(ready.status).toBe(200);
-    expect((await ready.json()).checks['active-visitors']).toMatchObject({ ready: true });
+    expect(((await ready.json()) as Frame).checks['active-visitors']).toMatchObject({ ready: true });
     const text = await (await fetch(`${gw.baseUrl}/metrics`)).text();
     for (const name of [
       'eric_gateway_clients_connected',
@@ -185,7 +185,7 @@ describe('gateway start-up', () => {
     const gw = await startGateway({ GATEWAY_HISTORY_SECONDS: '600' }, topic);
     try {
       // startGateway returned once /ready said caught up: the history is in, nothing to wait for.
-      const body = await (await fetch(`${gw.baseUrl}/api/active-visitors`)).json();
+      const body = (await (await fetch(`${gw.baseUrl}/api/active-visitors`)).json()) as Frame;
       expect(body.results.map((r: { account_id: number; count: number }) => [r.account_id, r.count])).toEqual([[22, 3]]);
     } finally {
       await gw.close();

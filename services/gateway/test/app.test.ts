@@ -1,0 +1,135 @@
+/**
+ * The HTTP and websocket surface without Kafka: the collator is fed directly, the hub fans out to
+ * real websocket clients on a loopback port.
+ */
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { Readiness, createLogger, createMetricsRegistry, type WindowResult } from '@eric/shared';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AccessControl } from '../src/access.js';
+import { buildApp } from '../src/app.js';
+import { Collator, type WindowView } from '../src/collator.js';
+import { Hub } from '../src/hub.js';
+import { createGatewayMetrics } from '../src/metrics.js';
+import { TestClient, type Frame } from './ws-client.js';
+
+const NOW = Math.floor(Date.now() / 1000);
+const WINDOW: [number, number] = [NOW - (NOW % 60), NOW - (NOW % 60) + 60];
+
+async function harness(tokens = '') {
+  const registry = createMetricsRegistry();
+  const collator = new Collator({ retentionSeconds: 3600, maxKeys: 1000 });
+  const metrics = createGatewayMetrics(registry, { keysHeld: () => collator.size, consumerOffset: () => 0 });
+  const hub = new Hub({
+    maxBufferedBytes: 1 << 20,
+    pingIntervalMs: 60_000,
+    snapshotWindows: 30,
+    logger: createLogger('gateway', 'silent'),
+    metrics,
+    snapshot: (include, windows) => collator.snapshot(include, windows),
+  });
+  const app = await buildApp({
+    logger: createLogger('gateway', 'silent'),
+    registry,
+    readiness: new Readiness(),
+    metrics,
+    access: new AccessControl(tokens),
+    collator,
+    hub,
+    caughtUp: () => true,
+    maxPayloadBytes: 4096,
+    snapshotWindows: 30,
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  /** Applies results and publishes the changes as one batch, as the follower does. */
+  const feed = (...results: Array<Partial<WindowResult>>) => {
+    const changed: WindowView[] = [];
+    for (const r of results) {
+      const outcome = collator.apply({ account_id: 1, store_id: 'web', window: WINDOW, count: 1, final: false, partition: 0, emitted_at: NOW, ...r }, NOW);
+      if (outcome.changed) changed.push(outcome.view);
+    }
+    return hub.publish(changed);
+  };
+  return { app, hub, feed, ws: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` };
+}
+
+describe('gateway app (no broker)', () => {
+  let app: FastifyInstance | undefined;
+  const clients: TestClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await app?.close();
+  });
+  const connect = async (url: string) => {
+    const client = await TestClient.connect(url);
+    clients.push(client);
+    return client;
+  };
+
+  it('serves the self-contained dashboard under a strict content security policy', async () => {
+    const h = await harness();
+    app = h.app;
+    const response = await fetch(`${h.http}/`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/html');
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = await response.text();
+    expect(html).toContain('<title>Eric');
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org)/);
+  });
+
+  it('sends the snapshot on connect, then batches of changes, each to the clients that want them', async () => {
+    const h = await harness();
+    app = h.app;
+    h.feed({ account_id: 1, count: 5 });
+    const all = await connect(h.ws);
+    const two = await connect(h.ws);
+    await two.setFilter({ account: 2 });
+    const afterFilter = two.frames.length; // before it: the unfiltered snapshot
+    await all.waitFor((f) => f.count === 5);
+
+    expect(h.feed({ account_id: 1, count: 6 }, { account_id: 2, count: 7 }, { account_id: 2, count: 7 })).toBe(3); // 2 to all, 1 to two
+    await all.waitFor((f) => f.account_id === 2 && f.count === 7);
+    await two.waitFor((f) => f.account_id === 2 && f.count === 7);
+    await all.sync();
+    await two.sync();
+    expect(all.counts.map((f) => [f.account_id, f.count])).toEqual([[1, 5], [1, 6], [2, 7]]);
+    expect(two.frames.slice(afterFilter).filter((f) => f.type === undefined).map((f) => [f.account_id, f.count])).toEqual([[2, 7]]);
+  });
+
+  it('keeps a restricted client to its accounts, with or without a filter', async () => {
+    const h = await harness('restricted-token=2');
+    app = h.app;
+    const client = await connect(`${h.ws}?token=restricted-token`);
+    h.feed({ account_id: 1, count: 1 }, { account_id: 2, count: 2 });
+    h.feed({ account_id: 3, count: 3 });
+    h.feed({ account_id: 2, count: 4 });
+    await client.waitFor((f) => f.count === 4);
+    client.send({ type: 'setFilter', filter: { account: 1 } });
+    await client.waitFor((f) => f.error === 'forbidden');
+    await client.setFilter({});
+    expect(client.counts.every((f) => f.account_id === 2)).toBe(true);
+  });
+
+  it('validates the REST parameters and the token', async () => {
+    const h = await harness('rest-token-123=1');
+    app = h.app;
+    h.feed({ account_id: 1, count: 9 }, { account_id: 5, count: 1 });
+    const auth = { headers: { authorization: 'Bearer rest-token-123' } };
+    expect((await fetch(`${h.http}/api/active-visitors`)).status).toBe(401);
+    expect((await fetch(`${h.http}/api/active-visitors?account=x`, auth)).status).toBe(400);
+    expect((await fetch(`${h.http}/api/active-visitors?windows=0`, auth)).status).toBe(400);
+    expect((await fetch(`${h.http}/api/active-visitors?account=5`, auth)).status).toBe(403);
+    const body = (await (await fetch(`${h.http}/api/active-visitors?store=web`, auth)).json()) as Frame;
+    expect(body).toEqual({ caught_up: true, results: [{ account_id: 1, store_id: 'web', ts_from: WINDOW[0], ts_to: WINDOW[1], count: 9, final: false }] });
+  });
+
+  it('closes every client with 1001 when the hub shuts down', async () => {
+    const h = await harness();
+    app = h.app;
+    const client = await connect(h.ws);
+    h.hub.close();
+    expect((await client.closed).code).toBe(1001);
+  });
+});
