@@ -83,7 +83,10 @@ const ingestRoutes: FastifyPluginAsync<AppDeps> = async (app, deps) => {
       .header('retry-after', String(ingest.retryAfterSeconds))
       .send({
         error: outcome.reason,
-        message: `${outcome.detail}. Some visits may have been written: resend these visits as they are (a visit is counted once).`,
+        message:
+          outcome.mayHaveWritten
+            ? `${outcome.detail}. Some visits may have been written: resend these visits as they are (a visit is counted once).`
+            : `${outcome.detail}. Nothing was written: resend these visits as they are after Retry-After.`,
         // Complete, with the ids and timestamps filled in here: a retry of the same visits can
         // never count twice, which a retry that let the server pick new ones could.
         visits: parsed.visits,

@@ -64,10 +64,12 @@ async function main(): Promise<void> {
   let generation: Promise<unknown> = Promise.resolve();
 
   // A fatal client error (e.g. the idempotent producer lost its sequence) cannot be repaired in
-  // place: shut down gracefully with a failure code and let Kubernetes start a fresh process.
-  writer.onFatal(() => {
-    process.exitCode = 1;
-    process.kill(process.pid, 'SIGTERM');
+  // place. Thrown as an uncaught error, it makes runServiceProcess shut down gracefully and exit
+  // with status 1, and Kubernetes starts a fresh process.
+  writer.onFatal((error) => {
+    setImmediate(() => {
+      throw new Error(`fatal Kafka producer error: ${error.message}`, { cause: error });
+    });
   });
 
   await runServiceProcess({

@@ -62,6 +62,7 @@ describe('when Kafka cannot be reached', () => {
     expect(response.headers['retry-after']).toBe('1');
     expect(response.json()).toMatchObject({ error: 'broker_unavailable', visits: [{ id: 'retry-me', account_id: 1, store_id: null }] });
     expect(response.json<{ visits: Visit[] }>().visits[0]!.timestamp).toBeGreaterThan(0);
+    expect(response.json<{ message: string }>().message).toMatch(/not connected to Kafka yet\. Nothing was written/);
     expect((await app.inject('/ready')).statusCode).toBe(503);
     expect(await registry.metrics()).toMatch(/eric_producer_produce_failures_total\{source="http",reason="broker_unavailable"\} 1/);
     await app.close();
