@@ -61,6 +61,12 @@ export const gatewayConfigSchema = {
       default: 1_048_576,
       env: 'GATEWAY_WS_MAX_BUFFERED_BYTES',
     },
+    maxClients: {
+      doc: 'Most websocket clients at once; one more is closed at once with 1013 (try again later).',
+      format: 'positive-int',
+      default: 20_000,
+      env: 'GATEWAY_WS_MAX_CLIENTS',
+    },
     pingIntervalSeconds: {
       doc: 'Seconds between websocket pings; a client that has not answered the previous ping is dropped.',
       format: 'positive-number',

@@ -38,6 +38,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const collator = new Collator({ retentionSeconds: config.history.seconds, maxKeys: config.history.maxKeys });
   const hub = new Hub({
     maxBufferedBytes: config.ws.maxBufferedBytes,
+    maxClients: config.ws.maxClients,
     pingIntervalMs: config.ws.pingIntervalSeconds * 1000,
     snapshotWindows: config.ws.snapshotWindows,
     logger: logger.child({ component: 'hub' }),

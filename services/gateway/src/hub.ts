@@ -30,10 +30,13 @@ export const CloseCode = {
   goingAway: 1001,
   policyViolation: 1008,
   messageTooBig: 1009,
+  tryAgainLater: 1013,
 } as const;
 
 export interface HubOptions {
   maxBufferedBytes: number;
+  /** Clients beyond this are turned away (1013): each costs memory and a share of every fan-out. */
+  maxClients: number;
   pingIntervalMs: number;
   snapshotWindows: number;
   logger: Logger;
@@ -92,6 +95,11 @@ export class Hub {
 
   /** Takes over an upgraded connection: sends the snapshot, then live updates. */
   connect(socket: WebSocket, scope: AccountScope, transport?: Duplex): void {
+    if (this.#clients.size >= this.#options.maxClients) {
+      this.#options.metrics.clientsDropped.inc({ reason: 'too_many_clients' });
+      socket.close(CloseCode.tryAgainLater, 'too many clients');
+      return;
+    }
     const client = new Client(socket, scope, this.#nextId++, transport);
     const log = this.#options.logger;
     this.#clients.add(client);

@@ -16,12 +16,13 @@ import { TestClient, type Frame } from './ws-client.js';
 const NOW = Math.floor(Date.now() / 1000);
 const WINDOW: [number, number] = [NOW - (NOW % 60), NOW - (NOW % 60) + 60];
 
-async function harness(tokens = '') {
+async function harness(tokens = '', maxClients = 100) {
   const registry = createMetricsRegistry();
   const collator = new Collator({ retentionSeconds: 3600, maxKeys: 1000 });
   const metrics = createGatewayMetrics(registry, { keysHeld: () => collator.size, consumerOffset: () => 0 });
   const hub = new Hub({
     maxBufferedBytes: 1 << 20,
+    maxClients,
     pingIntervalMs: 60_000,
     snapshotWindows: 30,
     logger: createLogger('gateway', 'silent'),
@@ -123,6 +124,15 @@ describe('gateway app (no broker)', () => {
     expect((await fetch(`${h.http}/api/active-visitors?account=5`, auth)).status).toBe(403);
     const body = (await (await fetch(`${h.http}/api/active-visitors?store=web`, auth)).json()) as Frame;
     expect(body).toEqual({ caught_up: true, results: [{ account_id: 1, store_id: 'web', ts_from: WINDOW[0], ts_to: WINDOW[1], count: 9, final: false }] });
+  });
+
+  it('turns away clients beyond the limit with 1013', async () => {
+    const h = await harness('', 1);
+    app = h.app;
+    const first = await connect(h.ws);
+    const second = await connect(h.ws);
+    expect(await second.closed).toEqual({ code: 1013, reason: 'too many clients' });
+    expect(first.socket.readyState).toBe(1);
   });
 
   it('closes every client with 1001 when the hub shuts down', async () => {

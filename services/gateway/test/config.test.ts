@@ -8,7 +8,7 @@ describe('gateway config', () => {
     expect(config.http.port).toBe(6066);
     expect(config.topics.activeVisitors).toBe('active-visitors');
     expect(config.history).toEqual({ seconds: 3600, maxKeys: 200_000 });
-    expect(config.ws).toEqual({ snapshotWindows: 30, maxPayloadBytes: 4096, maxBufferedBytes: 1_048_576, pingIntervalSeconds: 30 });
+    expect(config.ws).toEqual({ snapshotWindows: 30, maxPayloadBytes: 4096, maxBufferedBytes: 1_048_576, maxClients: 20_000, pingIntervalSeconds: 30 });
     expect(config.auth.tokens).toBe('');
   });
 
@@ -21,13 +21,14 @@ describe('gateway config', () => {
         GATEWAY_SNAPSHOT_WINDOWS: '5',
         GATEWAY_WS_MAX_PAYLOAD_BYTES: '1024',
         GATEWAY_WS_MAX_BUFFERED_BYTES: '65536',
+        GATEWAY_WS_MAX_CLIENTS: '3',
         GATEWAY_WS_PING_INTERVAL_SECONDS: '0.5',
         GATEWAY_AUTH_TOKENS: 'secret-token=1,2',
       },
     });
     expect(config.topics.activeVisitors).toBe('av-test');
     expect(config.history).toEqual({ seconds: 600, maxKeys: 10 });
-    expect(config.ws).toEqual({ snapshotWindows: 5, maxPayloadBytes: 1024, maxBufferedBytes: 65536, pingIntervalSeconds: 0.5 });
+    expect(config.ws).toEqual({ snapshotWindows: 5, maxPayloadBytes: 1024, maxBufferedBytes: 65536, maxClients: 3, pingIntervalSeconds: 0.5 });
     expect(config.auth.tokens).toBe('secret-token=1,2');
   });
 
