@@ -6,8 +6,9 @@
  * opens N websocket clients on loopback, writes window results to active-visitors at a fixed
  * rate and measures, for every frame, the time from just before the record was handed to the
  * Kafka producer to the frame's arrival at the client. Reports p50/p99 over all deliveries and
- * over "every interested client has it" per record, plus the gateway's CPU and memory (from its
- * own /metrics, so the figures are the process's, not the machine's).
+ * over "every interested client has it" per record, the gateway's own share (its fan-out
+ * histogram: record consumed → frames written, as a bucket bound), and the gateway's CPU and
+ * memory (from its own /metrics, so the figures are the process's, not the machine's).
  *
  * Environment:
  *   KAFKA_BROKERS   broker to use (default 127.0.0.1:9092)
@@ -60,7 +61,20 @@ function percentile(sorted, p) {
 async function scrape(url) {
   const text = await (await fetch(url)).text();
   const value = (name) => Number(text.split('\n').find((line) => line.startsWith(`${name} `))?.split(' ')[1] ?? NaN);
-  return { cpuSeconds: value('process_cpu_seconds_total'), rssBytes: value('process_resident_memory_bytes'), heapBytes: value('nodejs_heap_size_used_bytes') };
+  // Cumulative buckets of the gateway's own fan-out histogram (record consumed → frames written).
+  const buckets = text
+    .split('\n')
+    .filter((line) => line.startsWith('eric_gateway_fanout_latency_seconds_bucket'))
+    .map((line) => ({ le: Number(/le="([^"]+)"/.exec(line)?.[1] ?? 'NaN'), count: Number(line.split(' ').pop()) }));
+  return { cpuSeconds: value('process_cpu_seconds_total'), rssBytes: value('process_resident_memory_bytes'), heapBytes: value('nodejs_heap_size_used_bytes'), buckets };
+}
+
+/** The bucket bound under which `p` % of the observations between two scrapes fall. */
+function histogramQuantile(before, after, p) {
+  const counts = after.buckets.map((bucket, i) => ({ le: bucket.le, count: bucket.count - (before.buckets[i]?.count ?? 0) }));
+  const total = counts.at(-1)?.count ?? 0;
+  if (total === 0) return NaN;
+  return (counts.find((bucket) => bucket.count >= (p / 100) * total)?.le ?? Infinity) * 1000;
 }
 
 async function startGateway(topic) {
@@ -197,6 +211,7 @@ async function run(n) {
     allP50: percentile(complete, 50),
     allP99: percentile(complete, 99),
     gatewayCpu: (after.cpuSeconds - before.cpuSeconds) / measuredSeconds,
+    fanoutP99: histogramQuantile(before, after, 99),
     gatewayRssMiB: after.rssBytes / 2 ** 20,
     gatewayHeapMiB: after.heapBytes / 2 ** 20,
     clientCpu: (clientCpu.user + clientCpu.system) / 1e6 / measuredSeconds,
@@ -211,14 +226,14 @@ async function run(n) {
   };
 }
 
-const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(1)} ms` : 'n/a');
+const ms = (v) => (v === Infinity ? '> 1000 ms' : Number.isFinite(v) ? `${v.toFixed(1)} ms` : 'n/a');
 console.log(`gateway fan-out benchmark: ${rate} records/s for ${seconds} s (+${WARMUP_SECONDS} s warm-up), ${accounts > 0 ? `clients spread over ${accounts} account filters` : 'every client gets every record'}, broker ${brokers}`);
-console.log('| clients | frames/record | frames/s | p50 | p99 | p99 all clients | max | missing | gateway CPU | gateway RSS | bench CPU | machine busy |');
-console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+console.log('| clients | frames/record | frames/s | p50 | p99 | p99 all clients | max | missing | gateway fan-out p99 ≤ | gateway CPU | gateway RSS | bench CPU | machine busy |');
+console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const n of clientCounts) {
   const r = await run(n);
   console.log(
-    `| ${r.clients} | ${r.fanout} | ${Math.round(r.fanout * r.achievedRate)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.allP99)} | ${ms(r.max)} | ${r.missing} | ${(r.gatewayCpu * 100).toFixed(0)} % of a core | ${r.gatewayRssMiB.toFixed(0)} MiB | ${(r.clientCpu * 100).toFixed(0)} % | ${(r.machineBusy * 100).toFixed(0)} % |`,
+    `| ${r.clients} | ${r.fanout} | ${Math.round(r.fanout * r.achievedRate)} | ${ms(r.p50)} | ${ms(r.p99)} | ${ms(r.allP99)} | ${ms(r.max)} | ${r.missing} | ${ms(r.fanoutP99)} | ${(r.gatewayCpu * 100).toFixed(0)} % of a core | ${r.gatewayRssMiB.toFixed(0)} MiB | ${(r.clientCpu * 100).toFixed(0)} % | ${(r.machineBusy * 100).toFixed(0)} % |`,
   );
   if (r.latencyBySecond) console.log(`  median "all clients" latency per second (ms): ${r.latencyBySecond.join(' ')}`);
 }
