@@ -59,9 +59,15 @@ export class Collator {
   readonly #options: CollatorOptions;
   readonly #windows = new Map<string, WindowGroup>();
   #size = 0;
+  #version = 0;
 
   constructor(options: CollatorOptions) {
     this.#options = options;
+  }
+
+  /** Changes whenever what a snapshot would contain changes: lets callers cache snapshots. */
+  get version(): number {
+    return this.#version;
   }
 
   /** Number of (account, store, window) entries held. */
@@ -99,6 +105,7 @@ export class Collator {
     if (!created && count === entry.view.count && final === entry.view.final) return { changed: false, reason: 'unchanged' };
     // A fresh object per change: views already handed out (snapshots, queued frames) stay as they were.
     entry.view = { ...entry.view, count, final };
+    this.#version += 1;
 
     if (this.#size > this.#options.maxKeys) this.#evictOldestEntries(this.#size - this.#options.maxKeys);
     return { changed: true, view: entry.view };
@@ -115,6 +122,7 @@ export class Collator {
       }
     }
     this.#size -= evicted;
+    if (evicted > 0) this.#version += 1;
     return evicted;
   }
 

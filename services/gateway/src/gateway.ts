@@ -44,6 +44,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     logger: logger.child({ component: 'hub' }),
     metrics,
     snapshot: (include, windows) => collator.snapshot(include, windows),
+    snapshotVersion: () => collator.version,
   });
 
   const nowSeconds = () => Date.now() / 1000;

@@ -43,6 +43,8 @@ export interface HubOptions {
   metrics: GatewayMetrics;
   /** The current counts that `include` lets through, in the `windows` most recent windows, oldest first. */
   snapshot(include: (view: WindowView) => boolean, windows: number): WindowView[];
+  /** Changes whenever a snapshot would differ (Collator.version). */
+  snapshotVersion(): number;
 }
 
 class Client {
@@ -82,6 +84,12 @@ export class Hub {
   readonly #byAccount = new Map<number, Set<Client>>();
   readonly #heartbeat: NodeJS.Timeout;
   #nextId = 1;
+  /**
+   * The encoded snapshot of everything, shared by every unrestricted client that connects while
+   * nothing changes: after a gateway restart thousands of dashboards reconnect at once, and each
+   * would otherwise walk and serialize the whole collation.
+   */
+  #fullSnapshot: { version: number; frames: Buffer[] } | undefined;
 
   constructor(options: HubOptions) {
     this.#options = options;
@@ -220,16 +228,27 @@ export class Hub {
   }
 
   #sendSnapshot(client: Client): void {
-    const views = this.#options.snapshot((view) => client.accepts(view), this.#options.snapshotWindows);
+    const frames = this.#snapshotFrames(client);
     let bytes = 0;
-    for (const view of views) {
+    for (const frame of frames) {
       if (client.socket.readyState !== WebSocket.OPEN) return;
-      const frame = encodeView(view);
       bytes += frame.length;
       client.socket.send(frame, { binary: false });
     }
     client.snapshotAllowance = Math.max(client.snapshotAllowance, bytes);
-    if (views.length > 0) this.#options.metrics.messagesSent.inc({ kind: 'snapshot' }, views.length);
+    if (frames.length > 0) this.#options.metrics.messagesSent.inc({ kind: 'snapshot' }, frames.length);
+  }
+
+  #snapshotFrames(client: Client): Buffer[] {
+    const { snapshot, snapshotWindows, snapshotVersion } = this.#options;
+    if (!client.scope.all || client.filter.account !== undefined || client.filter.store !== undefined) {
+      return snapshot((view) => client.accepts(view), snapshotWindows).map(encodeView);
+    }
+    const version = snapshotVersion();
+    if (this.#fullSnapshot?.version !== version) {
+      this.#fullSnapshot = { version, frames: snapshot(() => true, snapshotWindows).map(encodeView) };
+    }
+    return this.#fullSnapshot.frames;
   }
 
   /** Whether a live update may be written to the client now; drops it when its queue is full. */

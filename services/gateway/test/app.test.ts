@@ -28,6 +28,7 @@ async function harness(tokens = '', maxClients = 100) {
     logger: createLogger('gateway', 'silent'),
     metrics,
     snapshot: (include, windows) => collator.snapshot(include, windows),
+    snapshotVersion: () => collator.version,
   });
   const app = await buildApp({
     logger: createLogger('gateway', 'silent'),
@@ -97,6 +98,19 @@ describe('gateway app (no broker)', () => {
     await two.sync();
     expect(all.counts.map((f) => [f.account_id, f.count])).toEqual([[1, 5], [1, 6], [2, 7]]);
     expect(two.frames.slice(afterFilter).filter((f) => f.type === undefined).map((f) => [f.account_id, f.count])).toEqual([[2, 7]]);
+  });
+
+  it('gives clients connecting after a change the new snapshot (the shared one is refreshed)', async () => {
+    const h = await harness();
+    app = h.app;
+    h.feed({ account_id: 1, count: 1 });
+    const first = await connect(h.ws);
+    await first.sync();
+    h.feed({ account_id: 1, count: 2 }, { account_id: 4, count: 3 });
+    const second = await connect(h.ws);
+    await second.sync();
+    expect(first.counts.map((f) => [f.account_id, f.count])).toEqual([[1, 1], [1, 2], [4, 3]]);
+    expect(second.counts.map((f) => [f.account_id, f.count])).toEqual([[1, 2], [4, 3]]);
   });
 
   it('keeps a restricted client to its accounts, with or without a filter', async () => {

@@ -122,6 +122,18 @@ describe('Collator', () => {
     ]);
   });
 
+  it('changes its version exactly when a snapshot would change', () => {
+    const c = collator({ retentionSeconds: 600 });
+    const v0 = c.version;
+    c.apply(result({ count: 1 }), NOW);
+    const v1 = c.version;
+    expect(v1).not.toBe(v0);
+    c.apply(result({ count: 1 }), NOW); // unchanged
+    expect(c.version).toBe(v1);
+    c.evictExpired(NOW + 10_000);
+    expect(c.version).not.toBe(v1);
+  });
+
   it('hands out snapshots that later changes do not alter', () => {
     const c = collator();
     c.apply(result({ count: 1 }), NOW);
