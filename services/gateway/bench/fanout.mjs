@@ -19,6 +19,7 @@
  *                   A > 0 = each client filters on one of A accounts and records cycle through
  *                   them, so each record reaches N / A clients (default 0)
  *   BENCH_PORT      gateway HTTP port (default 16066)
+ *   BENCH_GATEWAY_NODE_ARGS  extra node arguments for the gateway process, e.g. "--cpu-prof"
  *
  * It needs a file-descriptor limit above N (the Makefile target raises it to the hard limit).
  */
@@ -78,7 +79,8 @@ function histogramQuantile(before, after, p) {
 }
 
 async function startGateway(topic) {
-  const child = spawn(process.execPath, [gatewayMain], {
+  const nodeArgs = (env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const child = spawn(process.execPath, [...nodeArgs, gatewayMain], {
     env: { ...env, KAFKA_BROKERS: brokers, TOPIC_ACTIVE_VISITORS: topic, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), LOG_LEVEL: 'warn', GATEWAY_HISTORY_SECONDS: '600' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
