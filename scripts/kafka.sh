@@ -122,6 +122,7 @@ start() {
   need_java
   local pid
   if pid="$(running_pid)"; then
+    wait_until_ready "$pid"
     say "already running (pid $pid) at $BOOTSTRAP"
     return 0
   fi
@@ -142,24 +143,33 @@ start() {
     say "formatted KRaft storage in ${DATA#$ROOT/} (cluster $cluster_id)"
   fi
   local started=$SECONDS
-  # setsid: the broker outlives the shell that started it and gets no terminal signals.
+  # setsid: the broker outlives the shell that started it and gets no terminal signals;
+  # exec: the pid we record is the JVM's own.
   # shellcheck disable=SC2086
-  setsid java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+  setsid bash -c 'exec "$@"' kafka java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$ROOT/scripts/kafka/log4j2.properties" \
     -cp "$(classpath)" kafka.Kafka "$PROPS" >>"$LOGFILE" 2>&1 </dev/null &
-  echo $! >"$PIDFILE"
-  say "starting Apache Kafka $KAFKA_VERSION (pid $!) at $BOOTSTRAP, log in ${LOGFILE#$ROOT/}"
+  pid=$!
+  echo "$pid" >"$PIDFILE"
+  say "starting Apache Kafka $KAFKA_VERSION (pid $pid) at $BOOTSTRAP, log in ${LOGFILE#$ROOT/}"
+  wait_until_ready "$pid"
+  say "ready at $BOOTSTRAP after $((SECONDS - started))s"
+}
+
+# Waits until the broker with this pid serves metadata; fails if it dies or takes too long.
+wait_until_ready() {
+  local pid="$1" since=$SECONDS
   until port_in_use "$KAFKA_PORT" && serves_metadata; do
-    if ! running_pid >/dev/null; then
+    # Liveness by pid only: right after the start the process may not show as java yet.
+    if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 30 "$LOGFILE" >&2
       die "the broker exited during start-up (log above, full log in $LOGFILE)"
     fi
-    if ((SECONDS - started > KAFKA_START_TIMEOUT)); then
+    if ((SECONDS - since > KAFKA_START_TIMEOUT)); then
       die "the broker did not serve metadata within ${KAFKA_START_TIMEOUT}s (see $LOGFILE)"
     fi
     sleep 0.5
   done
-  say "ready at $BOOTSTRAP after $((SECONDS - started))s"
 }
 
 stop() {

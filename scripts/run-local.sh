@@ -48,7 +48,8 @@ built() { [ -f "services/$1/dist/main.js" ]; }
 if built aggregator; then
   for ((i = 0; i < AGGREGATORS; i++)); do
     start_service "aggregator-$i" services/aggregator/dist/main.js \
-      AGGREGATOR_ORDINAL="$i" PARTITIONS="$AGGREGATORS" HTTP_PORT="$((6070 + i))"
+      AGGREGATOR_ORDINAL="$i" PARTITIONS="$AGGREGATORS" HTTP_PORT="$((6070 + i))" \
+      NODE_OPTIONS="--max-semi-space-size=64"
   done
 fi
 if built gateway; then
