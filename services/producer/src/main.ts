@@ -13,6 +13,7 @@ import {
   createLogger,
   createMetricsRegistry,
   runServiceProcess,
+  visitsTopicSpec,
   type Logger,
 } from '@eric/shared';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -112,7 +113,7 @@ async function connectWithRetry(config: ProducerConfig, writer: VisitWriter, log
   for (let attempt = 1; !signal.aborted; attempt++) {
     const admin = new TopicAdmin(config.kafka, { logger, timeoutMs: 10_000 });
     try {
-      await admin.ensureTopics([{ name: config.topics.visits, partitions: config.visitsPartitions, exactPartitions: false }]);
+      await admin.ensureTopics([visitsTopicSpec(config.topics.visits, config.visitsPartitions)]);
       await writer.connect(10_000);
       logger.info({ brokers: config.kafka.brokers, topic: config.topics.visits }, 'connected to Kafka');
       return;

@@ -10,6 +10,7 @@ import {
   loadConfig,
   topicNameSchema,
   visitsPartitionsSchema,
+  visitsTopicSpec,
   type Visit,
 } from '@eric/shared';
 import { parseCliArgs, USAGE, type CliOptions } from './cli-options.js';
@@ -78,7 +79,7 @@ export async function runProduce(argv: readonly string[], io: CommandIO): Promis
 
   const admin = new TopicAdmin(config.kafka, { timeoutMs: 10_000 });
   try {
-    await admin.ensureTopics([{ name: topic, partitions: config.visitsPartitions, exactPartitions: false }]);
+    await admin.ensureTopics([visitsTopicSpec(topic, config.visitsPartitions)]);
     await writer.connect(10_000);
   } catch (error) {
     io.stderr.write(`produce: cannot reach Kafka at ${config.kafka.brokers}: ${(error as Error).message}\n`);
