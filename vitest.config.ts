@@ -14,7 +14,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['services/*/test/**/*.test.ts'],
+          include: ['services/*/test/**/*.test.ts', 'test/packaging/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
         },
       },
@@ -22,7 +22,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['services/*/test/**/*.int.test.ts'],
+          include: ['services/*/test/**/*.int.test.ts', 'test/packaging/**/*.int.test.ts'],
           globalSetup: ['test/kafka-global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -1,0 +1,362 @@
+/**
+ * The Helm chart without a cluster: helm lint, helm template with the defaults and every
+ * ci/*-values.yaml (and the k8s/ values skaffold uses), every rendered manifest validated
+ * strictly against the Kubernetes API schemas, and the rules the chart promises (selectors,
+ * hardening, RBAC, probes, P = replicas, hooks, fail on impossible values).
+ */
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { aggregatorConfigSchema, loadAggregatorConfig } from '../../services/aggregator/src/config.js';
+import { aggregatorTopics } from '../../services/aggregator/src/topics.js';
+import { gatewayConfigSchema } from '../../services/gateway/src/config.js';
+import { producerConfigSchema } from '../../services/producer/src/config.js';
+import { describeSchema } from '../../services/shared/src/config.js';
+import { chartDir, ciValuesFiles, find, helmTemplate, kubeconform, kubeVersion, render, root, run, tempDir, tools, type Manifest } from './tools.js';
+
+const variants: Array<[string, string[]]> = [
+  ['defaults', []],
+  ...ciValuesFiles().map((file): [string, string[]] => [`ci/${file.split('/').pop()}`, ['-f', file]]),
+  ['k8s/eric-dev-values.yaml', ['-f', join(root, 'k8s/eric-dev-values.yaml')]],
+  ['k8s/eric-dev-values.yaml + k8s/eric-monitoring-values.yaml', ['-f', join(root, 'k8s/eric-dev-values.yaml'), '-f', join(root, 'k8s/eric-monitoring-values.yaml')]],
+];
+
+const workloadKinds = new Set(['Deployment', 'StatefulSet', 'Job']);
+const podSpecOf = (m: Manifest) => (m.kind === 'Pod' ? m.spec : m.spec.template.spec);
+const erics = (manifests: Manifest[]) =>
+  manifests.filter((m) => (workloadKinds.has(m.kind) || m.kind === 'Pod') && m.metadata.labels?.['app.kubernetes.io/component'] !== 'kafka');
+
+beforeAll(() => {
+  tools();
+}, 900_000);
+
+describe('helm lint and strict schema validation', () => {
+  it.each(variants)('%s: helm lint --strict passes', (_name, args) => {
+    const result = run(tools().HELM, ['lint', chartDir, '--strict', '--kube-version', kubeVersion(), ...args]);
+    expect(result.stderr + result.stdout).toContain('0 chart(s) failed');
+    expect(result.status).toBe(0);
+  });
+
+  it.each(variants)('%s: every rendered manifest is valid against the Kubernetes %s schemas, unknown fields included', (_name, args) => {
+    const rendered = helmTemplate(args);
+    expect(rendered.stderr).toBe('');
+    expect(rendered.status).toBe(0);
+    const validation = kubeconform(rendered.stdout);
+    const problems = validation.resources.filter((r) => r.status !== 'statusValid').map((r) => `${r.kind}/${r.name}: ${r.msg}`);
+    expect(problems).toEqual([]);
+    expect(validation.summary.valid).toBeGreaterThanOrEqual(10);
+    expect(validation.status).toBe(0);
+  });
+
+  it('the validator itself rejects an unknown field, a wrong type, a missing required field and an unknown kind', () => {
+    const [statefulSet] = render(['--show-only', 'templates/aggregator-statefulset.yaml']);
+    const broken = (change: (m: any) => void) => {
+      const copy = structuredClone(statefulSet!);
+      change(copy);
+      return JSON.stringify(copy);
+    };
+    const cases = [
+      broken((m) => (m.spec.podManagmentPolicy = 'Parallel')), // typo: unknown field
+      broken((m) => (m.spec.template.spec.containers[0].ports[0].containerPort = 'http')), // wrong type
+      broken((m) => delete m.spec.selector), // required
+      broken((m) => (m.spec.template.spec.containers[0].securityContext.readOnlyRootFileSystem = true)), // wrong case
+      JSON.stringify({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'x' } }), // no schema: not skipped
+    ];
+    for (const manifest of cases) {
+      const validation = kubeconform(manifest);
+      expect(validation.status, manifest.slice(0, 120)).not.toBe(0);
+      expect(validation.summary.valid).toBe(0);
+    }
+    expect(kubeconform(JSON.stringify(statefulSet)).summary.valid).toBe(1);
+  });
+});
+
+describe('the default release', () => {
+  let manifests: Manifest[];
+  beforeAll(() => {
+    manifests = render();
+  });
+
+  it('labels everything the standard way and selects by name + instance + component', () => {
+    for (const m of manifests) {
+      expect(m.metadata.labels, `${m.kind}/${m.metadata.name}`).toMatchObject({
+        'app.kubernetes.io/name': 'eric',
+        'app.kubernetes.io/instance': 'eric',
+        'app.kubernetes.io/managed-by': 'Helm',
+        'helm.sh/chart': 'eric-0.1.0',
+      });
+    }
+    const selectors = manifests
+      .filter((m) => workloadKinds.has(m.kind) && m.kind !== 'Job')
+      .map((m) => m.spec.selector.matchLabels as Record<string, string>);
+    expect(selectors).toHaveLength(4); // aggregator, gateway, producer, kafka
+    for (const selector of selectors) {
+      expect(Object.keys(selector).sort()).toEqual(['app.kubernetes.io/component', 'app.kubernetes.io/instance', 'app.kubernetes.io/name']);
+    }
+    expect(new Set(selectors.map((s) => s['app.kubernetes.io/component'])).size).toBe(4);
+    for (const service of manifests.filter((m) => m.kind === 'Service')) {
+      expect(Object.keys(service.spec.selector)).toContain('app.kubernetes.io/component');
+    }
+  });
+
+  it('runs the aggregator as a Parallel StatefulSet with P = replicas, its pod name from the downward API and a headless Service', () => {
+    const sts = find(manifests, 'StatefulSet', 'eric-aggregator');
+    expect(sts.spec.podManagementPolicy).toBe('Parallel');
+    expect(sts.spec.replicas).toBe(4);
+    const headless = find(manifests, 'Service', sts.spec.serviceName);
+    expect(headless.spec.clusterIP).toBe('None');
+    expect(headless.spec.publishNotReadyAddresses).toBe(true);
+    const pod = sts.spec.template.spec;
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(30);
+    const env = Object.fromEntries(pod.containers[0].env.map((e: any) => [e.name, e.value ?? e.valueFrom]));
+    expect(env.POD_NAME).toEqual({ fieldRef: { fieldPath: 'metadata.name' } });
+    expect(env.POD_NAMESPACE).toEqual({ fieldRef: { fieldPath: 'metadata.namespace' } });
+    expect(env.STATEFULSET_NAME).toBe('eric-aggregator');
+    expect(find(manifests, 'ConfigMap', 'eric-config').data.PARTITIONS).toBe('4');
+    const pdb = find(manifests, 'PodDisruptionBudget', 'eric-aggregator');
+    expect(pdb.spec.selector.matchLabels).toEqual(sts.spec.selector.matchLabels);
+    for (const replicas of [1, 6]) {
+      const scaled = render(['--set', `aggregator.replicas=${replicas}`]);
+      expect(find(scaled, 'StatefulSet', 'eric-aggregator').spec.replicas).toBe(replicas);
+      expect(find(scaled, 'ConfigMap', 'eric-config').data.PARTITIONS).toBe(String(replicas));
+      const specs = JSON.parse(jobEnv(scaled).TOPIC_SPECS);
+      expect(specs.filter((s: any) => s.policy === 'grow').map((s: any) => s.partitions)).toEqual([replicas, replicas]);
+    }
+  });
+
+  it('runs one gateway with the Recreate strategy behind a Service on 6066', () => {
+    const gateway = find(manifests, 'Deployment', 'eric-gateway');
+    expect(gateway.spec.replicas).toBe(1);
+    expect(gateway.spec.strategy).toEqual({ type: 'Recreate' });
+    const service = find(manifests, 'Service', 'eric-gateway');
+    expect(service.spec.ports).toEqual([{ name: 'http', port: 6066, targetPort: 'http', protocol: 'TCP' }]);
+    expect(find(manifests, 'Service', 'eric-producer').spec.ports[0].port).toBe(6060);
+  });
+
+  it('hardens every Eric container: non-root, read-only root with /tmp as emptyDir, no capabilities, RuntimeDefault seccomp, resources, httpGet probes', () => {
+    const workloads = erics(manifests);
+    expect(workloads.map((m) => `${m.kind}/${m.metadata.name}`).sort()).toEqual([
+      'Deployment/eric-gateway',
+      'Deployment/eric-producer',
+      'Job/eric-topics',
+      'Pod/eric-test',
+      'StatefulSet/eric-aggregator',
+    ]);
+    for (const workload of workloads) {
+      const pod = podSpecOf(workload);
+      expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      for (const container of pod.containers) {
+        const where = `${workload.metadata.name}/${container.name}`;
+        expect(container.securityContext, where).toMatchObject({
+          allowPrivilegeEscalation: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+        });
+        expect(container.resources.requests, where).toBeDefined();
+        expect(container.resources.limits.memory, where).toBeDefined();
+        const tmp = container.volumeMounts.find((v: any) => v.mountPath === '/tmp');
+        expect(pod.volumes.find((v: any) => v.name === tmp.name).emptyDir, where).toBeDefined();
+        if (workload.kind === 'Deployment' || workload.kind === 'StatefulSet') {
+          expect(container.livenessProbe.httpGet.path, where).toBe('/healthz');
+          expect(container.readinessProbe.httpGet.path, where).toBe('/ready');
+          expect(container.startupProbe.httpGet, where).toBeDefined();
+        }
+      }
+    }
+  });
+
+  it('gives Kubernetes API access to the aggregator only: get on its own StatefulSet', () => {
+    const role = find(manifests, 'Role', 'eric-aggregator');
+    expect(role.rules).toEqual([{ apiGroups: ['apps'], resources: ['statefulsets'], resourceNames: ['eric-aggregator'], verbs: ['get'] }]);
+    expect(manifests.filter((m) => m.kind === 'Role' || m.kind === 'ClusterRole')).toHaveLength(1);
+    const binding = find(manifests, 'RoleBinding', 'eric-aggregator');
+    expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: 'eric-aggregator', namespace: 'eric' }]);
+    for (const workload of manifests.filter((m) => workloadKinds.has(m.kind) || m.kind === 'Pod')) {
+      const pod = podSpecOf(workload);
+      const isAggregator = workload.metadata.name === 'eric-aggregator';
+      expect(pod.automountServiceAccountToken, workload.metadata.name).toBe(isAggregator);
+      expect(pod.serviceAccountName, workload.metadata.name).toBe(isAggregator ? 'eric-aggregator' : undefined);
+    }
+  });
+
+  it('rolls only the workloads whose configuration changed (checksum/config per component)', () => {
+    const checksums = (list: Manifest[]) =>
+      Object.fromEntries(
+        list.filter((m) => m.kind === 'Deployment' || (m.kind === 'StatefulSet' && m.metadata.name === 'eric-aggregator')).map((m) => [m.metadata.name, m.spec.template.metadata.annotations['checksum/config']]),
+      );
+    const before = checksums(manifests);
+    const gatewayChanged = checksums(render(['--set', 'gateway.config.GATEWAY_SNAPSHOT_WINDOWS=10']));
+    expect(gatewayChanged['eric-gateway']).not.toBe(before['eric-gateway']);
+    expect(gatewayChanged['eric-aggregator']).toBe(before['eric-aggregator']);
+    expect(gatewayChanged['eric-producer']).toBe(before['eric-producer']);
+    const sharedChanged = checksums(render(['--set', 'logLevel=debug']));
+    for (const name of Object.keys(before)) expect(sharedChanged[name]).not.toBe(before[name]);
+  });
+
+  it('provisions topics in a post-install / pre-upgrade hook with the settings the aggregator gives them', () => {
+    const job = find(manifests, 'Job', 'eric-topics');
+    expect(job.metadata.annotations?.['helm.sh/hook']).toBe('post-install,pre-upgrade');
+    const script = find(manifests, 'ConfigMap', 'eric-topics');
+    expect(script.metadata.annotations?.['helm.sh/hook']).toBe('post-install,pre-upgrade');
+    expect(Number(script.metadata.annotations?.['helm.sh/hook-weight'])).toBeLessThan(Number(job.metadata.annotations?.['helm.sh/hook-weight']));
+    expect(script.data['provision-topics.mjs']).toBe(readFileSync(join(chartDir, 'files/provision-topics.mjs'), 'utf8').trimEnd());
+  });
+
+  it.each([
+    ['defaults', []],
+    ['ci/external-kafka-sasl-values.yaml', ['-f', join(chartDir, 'ci/external-kafka-sasl-values.yaml')]],
+    ['a custom retention', ['--set', 'aggregator.config.CHANGELOG_RETENTION_SECONDS=1234', '--set', 'aggregator.replicas=3']],
+  ])('%s: the Job creates exactly the topics the aggregator would (no drift)', (_name, args) => {
+    const list = render(args as string[]);
+    const env = { ...find(list, 'ConfigMap', 'eric-config').data, POD_NAME: 'eric-aggregator-0' };
+    const expected = aggregatorTopics(loadAggregatorConfig({ env })).map((topic) => ({
+      name: topic.name,
+      partitions: topic.partitions,
+      config: topic.config ?? {},
+    }));
+    const specs = JSON.parse(jobEnv(list).TOPIC_SPECS).map((spec: any) => ({ name: spec.name, partitions: spec.partitions, config: spec.config ?? {} }));
+    expect(specs).toEqual(expected);
+  });
+
+  it('ships the dashboard and the NOTES port-forward line', () => {
+    const monitored = render(['--set', 'metrics.dashboard.enabled=true']);
+    const dashboard = find(monitored, 'ConfigMap', 'eric-dashboard');
+    expect(dashboard.metadata.labels?.grafana_dashboard).toBe('1');
+    expect(JSON.parse(dashboard.data['eric.json'])).toEqual(JSON.parse(readFileSync(join(chartDir, 'dashboards/eric.json'), 'utf8')));
+    // helm template does not render NOTES.txt: render its text as a template of a copy of the chart.
+    const copy = tempDir('notes');
+    cpSync(chartDir, copy, { recursive: true });
+    const notesText = readFileSync(join(chartDir, 'templates/NOTES.txt'), 'utf8');
+    writeFileSync(join(copy, 'templates/notes-rendered.yaml'), `{{- define "eric.test.notes" }}${notesText}{{- end }}\nnotes: |\n{{ include "eric.test.notes" . | indent 2 }}\n`);
+    const result = run(tools().HELM, ['template', 'visits', copy, '--namespace', 'prod', '--kube-version', kubeVersion(), '--show-only', 'templates/notes-rendered.yaml']);
+    expect(result.stderr).toBe('');
+    const notes = parse(result.stdout).notes as string;
+    expect(notes).toContain('kubectl --namespace prod port-forward service/visits-eric-gateway 6066:6066');
+    expect(notes).toContain('websocat ws://127.0.0.1:6066/ws');
+  });
+
+  it('has a helm test that checks the gateway', () => {
+    const test = find(manifests, 'Pod', 'eric-test');
+    expect(test.metadata.annotations?.['helm.sh/hook']).toBe('test');
+    const env = Object.fromEntries(test.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+    expect(env.GATEWAY_URL).toBe('http://eric-gateway:6066');
+    expect(env.EXPECT_AUTH).toBe('false');
+    const withTokens = render(['--set', 'gateway.auth.tokens=team-token-1=352']);
+    const tokensEnv = Object.fromEntries(find(withTokens, 'Pod', 'eric-test').spec.containers[0].env.map((e: any) => [e.name, e.value]));
+    expect(tokensEnv.EXPECT_AUTH).toBe('true');
+  });
+});
+
+function jobEnv(manifests: Manifest[]): Record<string, string> {
+  const job = manifests.find((m) => m.kind === 'Job');
+  return Object.fromEntries(job!.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+}
+
+describe('Kafka and secrets', () => {
+  it('uses the bundled broker by default and an external one with SASL credentials from a Secret', () => {
+    const bundled = render();
+    expect(find(bundled, 'ConfigMap', 'eric-config').data.KAFKA_BROKERS).toBe('eric-kafka:9092');
+    expect(find(bundled, 'StatefulSet', 'eric-kafka').spec.template.spec.containers[0].image).toBe('apache/kafka:4.1.1');
+
+    const external = render(['-f', join(chartDir, 'ci/external-kafka-sasl-values.yaml')]);
+    expect(external.some((m) => m.metadata.name === 'eric-kafka')).toBe(false);
+    const config = find(external, 'ConfigMap', 'eric-config').data;
+    expect(config).toMatchObject({ KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SSL_CA_LOCATION: '/etc/eric/kafka-ca/ca.crt' });
+    expect(JSON.stringify(config)).not.toContain('not-a-real-password');
+    const secret = find(external, 'Secret', 'eric-kafka-sasl');
+    expect(secret.stringData.password).toBe('not-a-real-password');
+    for (const name of ['eric-aggregator', 'eric-gateway', 'eric-producer']) {
+      const workload = external.find((m) => m.metadata.name === name && workloadKinds.has(m.kind))!;
+      const env = workload.spec.template.spec.containers[0].env;
+      expect(env.find((e: any) => e.name === 'KAFKA_SASL_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'eric-kafka-sasl', key: 'password' });
+    }
+    const gatewayEnv = find(external, 'Deployment', 'eric-gateway').spec.template.spec.containers[0].env;
+    expect(gatewayEnv.find((e: any) => e.name === 'GATEWAY_AUTH_TOKENS').valueFrom.secretKeyRef).toEqual({ name: 'eric-gateway-auth', key: 'tokens' });
+  });
+
+  it('reads existing Secrets without creating any', () => {
+    const list = render(['-f', join(chartDir, 'ci/existing-secrets-values.yaml')]);
+    expect(list.filter((m) => m.kind === 'Secret')).toEqual([]);
+    const env = find(list, 'Deployment', 'eric-gateway').spec.template.spec.containers[0].env;
+    expect(env.find((e: any) => e.name === 'KAFKA_SASL_USERNAME').valueFrom.secretKeyRef).toEqual({ name: 'eric-kafka-credentials', key: 'user' });
+    expect(env.find((e: any) => e.name === 'GATEWAY_AUTH_TOKENS').valueFrom.secretKeyRef).toEqual({ name: 'eric-gateway-tokens', key: 'GATEWAY_AUTH_TOKENS' });
+    expect(jobEnv(list).KAFKA_SASL_USERNAME).toBeUndefined();
+    expect(find(list, 'Deployment', 'eric-gateway').spec.template.spec.containers[0].image).toBe(
+      'registry.example/eric@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
+    );
+  });
+});
+
+describe('impossible values fail with a clear message', () => {
+  it.each([
+    ['both Kafka sources', ['--set', 'externalKafka.bootstrapServers=kafka:9092'], 'choose one'],
+    ['no Kafka at all', ['--set', 'kafka.enabled=false'], 'no Kafka: set externalKafka.bootstrapServers'],
+    ['SASL without credentials', ['--set', 'kafka.enabled=false', '--set', 'externalKafka.bootstrapServers=k:9092', '--set', 'externalKafka.securityProtocol=sasl_ssl'], 'needs credentials'],
+    ['SASL settings on the bundled broker', ['--set', 'externalKafka.securityProtocol=sasl_ssl'], 'the bundled broker speaks plaintext'],
+    ['credentials twice', ['--set', 'kafka.enabled=false', '--set', 'externalKafka.bootstrapServers=k:9092', '--set', 'externalKafka.securityProtocol=sasl_ssl', '--set', 'externalKafka.sasl.username=u', '--set', 'externalKafka.sasl.password=p', '--set', 'externalKafka.sasl.existingSecret=s'], 'use one'],
+    ['a grace period shorter than the shutdown timeout', ['--set', 'aggregator.terminationGracePeriodSeconds=5'], 'must exceed SHUTDOWN_TIMEOUT_MS'],
+    ['two topics with one name', ['--set', 'topics.deadLetter=visits'], 'five different names'],
+    ['alerts without scraping', ['--set', 'metrics.prometheusRule.enabled=true'], 'needs metrics.serviceMonitor.enabled'],
+    ['an unknown key (schema)', ['--set', 'aggregator.replica=3'], "additional properties 'replica' not allowed"],
+    ['an unknown service setting (schema)', ['--set', 'aggregator.config.WINDOW_SECS=5'], "additional properties 'WINDOW_SECS' not allowed"],
+    ['a setting the chart manages (schema)', ['--set', 'aggregator.config.PARTITIONS=5'], "additional properties 'PARTITIONS' not allowed"],
+    ['a wrong type (schema)', ['--set', 'aggregator.replicas=zero'], 'aggregator/replicas'],
+    ['zero aggregators (schema)', ['--set', 'aggregator.replicas=0'], 'minimum'],
+  ])('%s', (_name, args, message) => {
+    const result = helmTemplate(args as string[]);
+    expect(result.status).not.toBe(0);
+    expect(result.stderr).toContain(message);
+  });
+});
+
+describe('values are documented', () => {
+  const schema = JSON.parse(readFileSync(join(chartDir, 'values.schema.json'), 'utf8'));
+  const values = parse(readFileSync(join(chartDir, 'values.yaml'), 'utf8'));
+
+  function leaves(node: any, path: string[] = []): string[][] {
+    if (node && typeof node === 'object' && !Array.isArray(node) && Object.keys(node).length > 0 && !['resources', 'podSecurityContext', 'securityContext', 'labels'].includes(path.at(-1) ?? '')) {
+      return Object.entries(node).flatMap(([key, value]) => leaves(value, [...path, key]));
+    }
+    return [path];
+  }
+  const schemaAt = (path: string[]) => path.reduce((node: any, key) => node?.properties?.[key], schema);
+
+  it('every value in values.yaml has a schema entry with a description, and objects reject unknown keys', () => {
+    const paths = leaves(values);
+    expect(paths.length).toBeGreaterThan(80);
+    for (const path of paths) {
+      const node = schemaAt(path);
+      expect(node, path.join('.')).toBeDefined();
+      expect(node.description ?? schemaAt(path.slice(0, -1)).description, path.join('.')).toMatch(/\S/);
+    }
+    const open: string[] = [];
+    (function walk(node: any, path: string) {
+      if (node.type === 'object' && node.properties && node.additionalProperties !== false) open.push(path);
+      for (const [key, child] of Object.entries(node.properties ?? {})) walk(child, `${path}.${key}`);
+    })(schema, '');
+    expect(open).toEqual([]);
+  });
+
+  it('the service settings the chart accepts are exactly the services\' own variables, minus those the chart sets', () => {
+    const managed = new Set(['KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_SECURITY_PROTOCOL', 'KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'KAFKA_SSL_CA_LOCATION', 'KAFKA_REPLICATION_FACTOR', 'HTTP_HOST', 'HTTP_PORT', 'LOG_LEVEL', 'VISITS_PARTITIONS', 'APPLICATION_ID', 'PARTITIONS', 'AGGREGATOR_ORDINAL', 'POD_NAME', 'POD_NAMESPACE', 'STATEFULSET_NAME', 'GATEWAY_AUTH_TOKENS']);
+    const sets: string[][] = [];
+    for (const [component, serviceSchema] of [['aggregator', aggregatorConfigSchema], ['gateway', gatewayConfigSchema], ['producer', producerConfigSchema]] as const) {
+      const own = describeSchema(serviceSchema).map((row) => row.env!).filter((env) => !managed.has(env) && !env.startsWith('TOPIC_'));
+      const accepted = Object.keys(schema.properties[component].properties.config.properties);
+      expect(accepted.sort(), component).toEqual(own.sort());
+      sets.push(own);
+    }
+    // One ConfigMap serves all three: their own keys must not collide.
+    const all = sets.flat();
+    expect(new Set(all).size).toBe(all.length);
+  });
+
+  it('the README lists every value (scripts/chart-values-table.mjs)', () => {
+    const table = run('node', [join(root, 'scripts/chart-values-table.mjs')]);
+    expect(table.status).toBe(0);
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    expect(readme.includes(table.stdout.trim()), 'README "Chart values" is out of date: run node scripts/chart-values-table.mjs and paste its output').toBe(true);
+    for (const path of leaves(values)) expect(table.stdout).toContain(`\`${path.join('.')}\``);
+  });
+});

@@ -1,0 +1,181 @@
+/**
+ * docker-compose.yml and skaffold.yaml against their published JSON schemas (compose-spec from
+ * compose-go, skaffold's own v4beta schema), and the facts they must agree on with the chart
+ * and the Dockerfile.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Ajv from 'ajv';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { find, readText, render, root, tools } from './tools.js';
+
+type Validate = ((data: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string; params: unknown }> | null };
+
+function compile(schemaPath: string, draft2020: boolean): Validate {
+  const ajv = draft2020 ? new Ajv2020.default({ strict: false, allErrors: true }) : new Ajv.default({ strict: false, allErrors: true });
+  addFormats.default(ajv as any);
+  return ajv.compile(JSON.parse(readFileSync(schemaPath, 'utf8'))) as Validate;
+}
+
+const errorsOf = (validate: Validate) => (validate.errors ?? []).map((e) => `${e.instancePath} ${e.message} ${JSON.stringify(e.params)}`);
+
+let compose: any;
+let validateCompose: Validate;
+let skaffold: any;
+let validateSkaffold: Validate;
+
+beforeAll(() => {
+  const t = tools();
+  // Compose resolves YAML merge keys (<<: *eric) before it applies the schema; so do we.
+  compose = parse(readText('docker-compose.yml'), { merge: true });
+  validateCompose = compile(t.COMPOSE_SCHEMA, true);
+  skaffold = parse(readText('skaffold.yaml'));
+  validateSkaffold = compile(t.SKAFFOLD_SCHEMA, false);
+}, 900_000);
+
+describe('docker-compose.yml', () => {
+  it('is valid against the compose-spec schema', () => {
+    expect(validateCompose(compose), errorsOf(validateCompose).join('\n')).toBe(true);
+  });
+
+  it('the schema check rejects an unknown key (the validator works)', () => {
+    const broken = structuredClone(compose);
+    broken.services.gateway.helthcheck = broken.services.gateway.healthcheck;
+    expect(validateCompose(broken)).toBe(false);
+    expect(errorsOf(validateCompose).join('\n')).toContain('helthcheck');
+  });
+
+  it('runs Kafka in KRaft mode with a healthcheck that the topic init waits for', () => {
+    const kafka = compose.services.kafka;
+    expect(kafka.image).toMatch(/^apache\/kafka:\d/);
+    expect(kafka.environment.KAFKA_PROCESS_ROLES).toBe('broker,controller');
+    expect(kafka.healthcheck.test.join(' ')).toContain('kafka-broker-api-versions.sh');
+    expect(compose.services.topics.depends_on.kafka.condition).toBe('service_healthy');
+    for (const name of ['producer', 'aggregator-0', 'gateway']) {
+      expect(compose.services[name].depends_on.topics.condition).toBe('service_completed_successfully');
+    }
+  });
+
+  it('runs four aggregators with ordinals 0..3 and PARTITIONS=4, and provisions topics exactly as the chart does for 4 replicas', () => {
+    const aggregators = Object.entries(compose.services).filter(([name]) => name.startsWith('aggregator-')) as Array<[string, any]>;
+    expect(aggregators.map(([, service]) => service.environment.AGGREGATOR_ORDINAL).sort()).toEqual(['0', '1', '2', '3']);
+    for (const [, service] of aggregators) {
+      expect(service.environment.PARTITIONS).toBe('4');
+      expect(service.command).toEqual(['node', 'services/aggregator/dist/main.js']);
+    }
+    const job = find(render(['--set', 'aggregator.replicas=4']), 'Job', 'eric-topics');
+    const chartSpecs = job.spec.template.spec.containers[0].env.find((e: any) => e.name === 'TOPIC_SPECS').value;
+    expect(JSON.parse(compose.services.topics.environment.TOPIC_SPECS)).toEqual(JSON.parse(chartSpecs));
+    expect(compose.services.topics.volumes[0]).toContain('./charts/eric/files/provision-topics.mjs:');
+  });
+
+  it('hardens the Eric containers like the chart and provisions Grafana with the chart\'s dashboard', () => {
+    for (const name of ['producer', 'aggregator-0', 'gateway', 'topics']) {
+      const service = compose.services[name];
+      expect(service.build.context).toBe('.');
+      expect(service).toMatchObject({ read_only: true, user: '1000:1000', cap_drop: ['ALL'] });
+    }
+    expect(compose.services.gateway.ports).toContain('127.0.0.1:6066:6066');
+    expect(compose.services.grafana.volumes).toContain('./charts/eric/dashboards:/var/lib/grafana/dashboards/eric:ro');
+    for (const volume of [...compose.services.grafana.volumes, ...compose.services.prometheus.volumes, ...compose.services.topics.volumes]) {
+      expect(existsSync(join(root, volume.split(':')[0])), volume).toBe(true);
+    }
+    const prometheus = parse(readText('deploy/prometheus.yml'));
+    expect(prometheus.scrape_configs.map((job: any) => job.job_name)).toEqual(['aggregator', 'gateway', 'producer']);
+  });
+});
+
+describe('skaffold.yaml', () => {
+  /** A profile's JSON patches applied to the base config (only "add", which is all we use). */
+  function withProfile(name: string) {
+    const config = structuredClone(skaffold);
+    const profile = config.profiles.find((p: any) => p.name === name);
+    for (const patch of profile.patches ?? []) {
+      expect(patch.op).toBe('add');
+      const parts = patch.path.split('/').slice(1);
+      const last = parts.pop();
+      const parent = parts.reduce((node: any, key: string) => node[key], config);
+      if (Array.isArray(parent)) parent.splice(last === '-' ? parent.length : Number(last), 0, patch.value);
+      else parent[last] = patch.value;
+    }
+    delete config.profiles;
+    return config;
+  }
+
+  it('is valid against skaffold\'s own schema for its apiVersion, with each profile applied too', () => {
+    expect(skaffold.apiVersion).toBe(`skaffold/${tools().SKAFFOLD_SCHEMA.match(/skaffold-(v4beta\d+)\.json$/)![1]}`);
+    expect(validateSkaffold(skaffold), errorsOf(validateSkaffold).join('\n')).toBe(true);
+    for (const profile of skaffold.profiles) {
+      const applied = withProfile(profile.name);
+      expect(validateSkaffold(applied), `${profile.name}: ${errorsOf(validateSkaffold).join('\n')}`).toBe(true);
+    }
+    const broken = structuredClone(skaffold);
+    broken.deploy.helm.releases[0].chartPth = 'charts/eric';
+    expect(validateSkaffold(broken)).toBe(false);
+  });
+
+  it('builds one artifact from the Dockerfile and deploys the chart with Helm, repo and tag from the build (no digest)', () => {
+    expect(skaffold.build.artifacts).toEqual([{ image: 'eric', context: '.', docker: { dockerfile: 'Dockerfile' } }]);
+    const [release] = skaffold.deploy.helm.releases;
+    expect(release.chartPath).toBe('charts/eric');
+    expect(release.setValueTemplates).toEqual({ 'image.repository': '{{.IMAGE_REPO_eric}}', 'image.tag': '{{.IMAGE_TAG_eric}}' });
+    expect(JSON.stringify(skaffold)).not.toContain('IMAGE_DIGEST');
+    for (const file of release.valuesFiles) expect(existsSync(join(root, file)), file).toBe(true);
+    expect(skaffold.portForward).toContainEqual({ resourceType: 'service', resourceName: 'eric-gateway', namespace: 'eric', port: 6066, localPort: 6066 });
+    expect(skaffold.profiles.map((p: any) => p.name)).toEqual(expect.arrayContaining(['kind', 'minikube', 'monitoring']));
+    const monitoring = withProfile('monitoring');
+    expect(monitoring.deploy.helm.releases.map((r: any) => r.name)).toEqual(['kube-prometheus-stack', 'eric']);
+    expect(monitoring.portForward.map((p: any) => p.resourceName)).toContain('kube-prometheus-stack-grafana');
+    for (const file of monitoring.deploy.helm.releases.flatMap((r: any) => r.valuesFiles)) expect(existsSync(join(root, file)), file).toBe(true);
+  });
+
+  it('the kind cluster is named so that its context activates the kind profile', () => {
+    const cluster = parse(readText('k8s/kind-cluster.yaml'));
+    expect(cluster).toMatchObject({ kind: 'Cluster', apiVersion: 'kind.x-k8s.io/v1alpha4' });
+    const kind = skaffold.profiles.find((p: any) => p.name === 'kind');
+    expect(kind.activation).toEqual([{ kubeContext: `kind-${cluster.name}` }]);
+  });
+
+  it('kube-prometheus-stack picks up every ServiceMonitor and rule, and Grafana the dashboard label the chart sets', () => {
+    const values = parse(readText('k8s/kube-prometheus-stack-values.yaml'));
+    expect(values.prometheus.prometheusSpec).toMatchObject({ serviceMonitorSelectorNilUsesHelmValues: false, ruleSelectorNilUsesHelmValues: false });
+    const chartLabels = parse(readText('charts/eric/values.yaml')).metrics.dashboard.labels;
+    expect({ [values.grafana.sidecar.dashboards.label]: values.grafana.sidecar.dashboards.labelValue }).toEqual(chartLabels);
+  });
+});
+
+describe('Dockerfile', () => {
+  const dockerfile = readText('Dockerfile');
+
+  it('builds the native client inside from Debian packages, never from a host node_modules', () => {
+    expect(dockerfile).toMatch(/CKJS_LINKING=dynamic/);
+    for (const pkg of ['zlib1g-dev', 'libssl-dev', 'libzstd-dev', 'liblz4-dev', 'libsasl2-dev', 'libcurl4-openssl-dev']) expect(dockerfile).toContain(pkg);
+    expect(dockerfile).toContain('npm ci');
+    expect(dockerfile).toContain('npm prune --omit=dev');
+    const ignored = readText('.dockerignore').split('\n');
+    expect(ignored).toContain('**/node_modules');
+    expect(ignored).toContain('**/dist');
+    for (const line of dockerfile.split('\n').filter((l) => /^COPY (?!--from)/.test(l))) expect(line).not.toMatch(/node_modules|dist/);
+  });
+
+  it('runs as a numeric non-root user, and every command the chart and compose run exists in the image', () => {
+    expect(dockerfile).toMatch(/^USER 1000:1000$/m);
+    const copied = [...dockerfile.matchAll(/^COPY --from=build \S+ \/app\/(\S+) /gm)].map((m) => m[1]!);
+    const commands = new Set<string>();
+    for (const template of ['aggregator-statefulset.yaml', 'gateway-deployment.yaml', 'producer-deployment.yaml']) {
+      const command = readText(`charts/eric/templates/${template}`).match(/command: \["node", "([^"]+)"\]/)![1]!;
+      commands.add(command);
+    }
+    for (const service of Object.values(compose.services) as any[]) if (service.command?.[0] === 'node' && !service.command[1].startsWith('/')) commands.add(service.command[1]);
+    expect([...commands].sort()).toEqual(['services/aggregator/dist/main.js', 'services/gateway/dist/main.js', 'services/producer/dist/main.js']);
+    for (const command of commands) {
+      expect(copied.some((path) => command.startsWith(path)), command).toBe(true);
+      // The compiled entry point comes from a source file of the same name.
+      expect(existsSync(join(root, command.replace('/dist/', '/src/').replace(/\.js$/, '.ts'))), command).toBe(true);
+    }
+    expect(copied).toContain('services/gateway/public/');
+  });
+});
