@@ -73,3 +73,9 @@ bench-gateway: build ## Measure the gateway: websocket fan-out to 1 000 and 10 0
 	ulimit -n "$$(ulimit -Hn)"; export KAFKA_BROKERS="$${KAFKA_BROKERS:-127.0.0.1:$${KAFKA_PORT:-9092}}"; \
 	  BENCH_ACCOUNTS=0 node services/gateway/bench/fanout.mjs; \
 	  BENCH_ACCOUNTS=100 node services/gateway/bench/fanout.mjs
+
+.PHONY: bench
+
+bench: build ## Measure the whole pipeline (producer, 4 aggregators, gateway, websocket client): highest sustained visits/s, lag, finals' delay, CPU/RSS, recovery after a SIGKILL
+	scripts/kafka.sh start
+	node bench/dist/pipeline-bench.js
