@@ -24,6 +24,7 @@ typecheck: build
 
 test: build ## Run every test (unit + integration on a real local broker): the CI command
 	scripts/install.sh --browser
+	scripts/install-tools.sh
 	scripts/kafka.sh fetch
 	mkdir -p .cache
 	npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/test-report.json || status=$$?; \
@@ -79,3 +80,11 @@ bench-gateway: build ## Measure the gateway: websocket fan-out to 1 000 and 10 0
 bench: build ## Measure the whole pipeline (producer, 4 aggregators, gateway, websocket client): highest sustained visits/s, lag, finals' delay, CPU/RSS, recovery after a SIGKILL
 	scripts/kafka.sh start
 	node bench/dist/pipeline-bench.js
+
+.PHONY: tools chart-values
+
+tools: ## Install the packaging tools (helm, kubeconform, schemas, Prometheus) into .cache/tools
+	scripts/install-tools.sh
+
+chart-values: ## Print the README's Helm chart values table from values.yaml and values.schema.json
+	@node scripts/chart-values-table.mjs
