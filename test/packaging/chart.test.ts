@@ -146,6 +146,7 @@ describe('the default release', () => {
     for (const workload of workloads) {
       const pod = podSpecOf(workload);
       expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+      expect(pod.enableServiceLinks, workload.metadata.name).toBe(false);
       for (const container of pod.containers) {
         const where = `${workload.metadata.name}/${container.name}`;
         expect(container.securityContext, where).toMatchObject({
