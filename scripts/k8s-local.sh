@@ -1,0 +1,331 @@
+#!/usr/bin/env bash
+# A real Kubernetes control plane on this machine, on loopback, without Docker, kind or minikube.
+#
+#   scripts/k8s-local.sh up          build the binaries if needed, then start etcd, kube-apiserver,
+#                                    kube-controller-manager and kube-scheduler; wait until ready
+#   scripts/k8s-local.sh down        stop them (SIGTERM, then SIGKILL after 30 s); data is kept
+#   scripts/k8s-local.sh reset       stop them and delete the cluster's data and certificates
+#   scripts/k8s-local.sh status      say what runs and whether the API server is ready
+#   scripts/k8s-local.sh kubeconfig  print the path of the admin kubeconfig
+#   scripts/k8s-local.sh env         print export lines (KUBECONFIG, PATH with kubectl) to eval
+#   scripts/k8s-local.sh kubectl ... run the pinned kubectl against this cluster
+#   scripts/k8s-local.sh build       only build the binaries into the cache
+#   scripts/k8s-local.sh bin         print the directory of the built binaries
+#
+# The binaries are built once from the Go module proxy by the small module in scripts/k8s/, which
+# requires k8s.io/kubernetes at a pinned release (its staging modules replaced by their published
+# versions) and etcd's server module at the version Kubernetes itself requires. They are kept in
+# .cache/k8s/<kubernetes version>/bin (git-ignored): the first build takes a while (see the README),
+# a second `up` starts in seconds. Certificates (openssl), the service-account key pair, etcd's data,
+# the logs, the pid files and the kubeconfig live in $K8S_HOME_DIR.
+#
+# There is no kubelet: objects are stored, validated, admitted and reconciled by the real
+# controllers (Deployments get ReplicaSets and Pods, Jobs get Pods, namespaces are finalized), but
+# no container runs and pods stay Pending.
+#
+# Environment (all optional):
+#   K8S_HOME_DIR          state directory, default .eric/k8s
+#   K8S_API_PORT          kube-apiserver's https port on 127.0.0.1, default 16443
+#   K8S_ETCD_PORT         etcd client port, default 16379 (peer port: K8S_ETCD_PORT + 1)
+#   K8S_CM_PORT           kube-controller-manager's https (health) port, default 16257
+#   K8S_SCHEDULER_PORT    kube-scheduler's https (health) port, default 16259
+#   K8S_START_TIMEOUT     seconds to wait for readiness, default 120
+#   K8S_BUILD_JOBS        parallel compile jobs of the one-time build (go build -p), default 1
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MODULE="$ROOT/scripts/k8s"
+K8S_VERSION="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2; exit }' "$MODULE/go.mod")"
+BIN="$ROOT/.cache/k8s/$K8S_VERSION/bin"
+K8S_HOME_DIR="${K8S_HOME_DIR:-$ROOT/.eric/k8s}"
+K8S_API_PORT="${K8S_API_PORT:-16443}"
+K8S_ETCD_PORT="${K8S_ETCD_PORT:-16379}"
+K8S_ETCD_PEER_PORT="$((K8S_ETCD_PORT + 1))"
+K8S_CM_PORT="${K8S_CM_PORT:-16257}"
+K8S_SCHEDULER_PORT="${K8S_SCHEDULER_PORT:-16259}"
+K8S_START_TIMEOUT="${K8S_START_TIMEOUT:-120}"
+K8S_BUILD_JOBS="${K8S_BUILD_JOBS:-1}"
+SERVICE_CIDR="10.96.0.0/16" # only allocated from: Services get cluster IPs, no traffic goes there
+SERVICE_IP="10.96.0.1"      # the "kubernetes" Service, in the API server's certificate
+
+PKI="$K8S_HOME_DIR/pki"
+KUBECONFIG_FILE="$K8S_HOME_DIR/kubeconfig"
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler)
+BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
+
+say() { echo "k8s-local: $*"; }
+die() { echo "k8s-local: error: $*" >&2; exit 1; }
+
+[ -n "$K8S_VERSION" ] || die "no k8s.io/kubernetes version in $MODULE/go.mod"
+
+# --- build ------------------------------------------------------------------------------------
+
+built() {
+  local b
+  for b in "${BINARIES[@]}"; do [ -x "$BIN/$b" ] || return 1; done
+}
+
+build() {
+  built && return 0
+  command -v go >/dev/null || die "Go is needed to build Kubernetes (https://go.dev/dl/)"
+  say "building Kubernetes $K8S_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl) and etcd"
+  say "from the Go module proxy into ${BIN#"$ROOT"/} (once; long on two cores, at the lowest CPU priority)"
+  local ldflags="-s -w" pkg minor
+  minor="$(echo "$K8S_VERSION" | cut -d. -f2)"
+  # The version stamps of Kubernetes' own build (hack/lib/version.sh): the API server reports them
+  # at /version, and Helm checks a chart's kubeVersion against that.
+  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    ldflags="$ldflags -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
+    ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  local scratch
+  mkdir -p "$(dirname "$BIN")"
+  scratch="$(mktemp -d "$(dirname "$BIN")/build.XXXXXX")"
+  local started=$SECONDS
+  (cd "$MODULE" && nice -n 19 env CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=readonly" \
+    go build -p "$K8S_BUILD_JOBS" -trimpath -ldflags "$ldflags" -o "$scratch/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl ./cmd/etcd) \
+    || { rm -rf "$scratch"; die "the build failed"; }
+  mkdir -p "$BIN"
+  local b
+  for b in "${BINARIES[@]}"; do mv "$scratch/$b" "$BIN/$b"; done
+  rmdir "$scratch"
+  say "built in $((SECONDS - started)) s"
+}
+
+# --- certificates -----------------------------------------------------------------------------
+
+# ca NAME COMMON-NAME: a self-signed certificate authority.
+ca() {
+  [ -f "$PKI/$1.crt" ] && return 0
+  openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/$1.key" 2>/dev/null
+  openssl req -x509 -new -key "$PKI/$1.key" -subj "/CN=$2" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -out "$PKI/$1.crt" 2>/dev/null
+}
+
+# cert NAME SUBJECT EXTENSIONS: a key and a certificate signed by the cluster's CA ($CA_NAME).
+cert() {
+  [ -f "$PKI/$1.crt" ] && return 0
+  local ca_name="${CA_NAME:-ca}"
+  openssl ecparam -name prime256v1 -genkey -noout -out "$PKI/$1.key" 2>/dev/null
+  openssl req -new -key "$PKI/$1.key" -subj "$2" -out "$PKI/$1.csr" 2>/dev/null
+  printf '%b\n' "$3" >"$PKI/$1.ext"
+  openssl x509 -req -in "$PKI/$1.csr" -CA "$PKI/$ca_name.crt" -CAkey "$PKI/$ca_name.key" -CAcreateserial \
+    -days 3650 -sha256 -extfile "$PKI/$1.ext" -out "$PKI/$1.crt" 2>/dev/null
+  rm -f "$PKI/$1.csr" "$PKI/$1.ext"
+}
+
+pki() {
+  command -v openssl >/dev/null || die "openssl is needed (Debian: apt-get install openssl)"
+  mkdir -p "$PKI"
+  chmod 700 "$PKI"
+  ca ca eric-local-ca
+  ca front-proxy-ca eric-local-front-proxy-ca
+  local client="basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth"
+  # The aggregation layer's client (the API server proxying to extension API servers), signed by
+  # a CA of its own as kubeadm does; controllers read it from extension-apiserver-authentication.
+  CA_NAME=front-proxy-ca cert front-proxy-client "/CN=front-proxy-client" "$client"
+  cert apiserver "/CN=kube-apiserver" "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:127.0.0.1,IP:$SERVICE_IP"
+  cert admin "/O=system:masters/CN=eric-local-admin" "$client"
+  cert controller-manager "/CN=system:kube-controller-manager" "$client"
+  cert scheduler "/CN=system:kube-scheduler" "$client"
+  cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client"
+  if [ ! -f "$PKI/sa.key" ]; then
+    openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
+    openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+  fi
+}
+
+# kubeconfig FILE CERT-NAME: a kubeconfig with the certificates embedded.
+kubeconfig() {
+  local b64="base64 -w0"
+  cat >"$1" <<EOF
+apiVersion: v1
+kind: Config
+clusters:
+  - name: eric-local
+    cluster:
+      server: https://127.0.0.1:$K8S_API_PORT
+      certificate-authority-data: $($b64 <"$PKI/ca.crt")
+users:
+  - name: $2
+    user:
+      client-certificate-data: $($b64 <"$PKI/$2.crt")
+      client-key-data: $($b64 <"$PKI/$2.key")
+contexts:
+  - name: eric-local
+    context:
+      cluster: eric-local
+      user: $2
+current-context: eric-local
+EOF
+  chmod 600 "$1"
+}
+
+# --- processes --------------------------------------------------------------------------------
+
+running_pid() { # component
+  local file="$K8S_HOME_DIR/$1.pid" pid
+  [ -f "$file" ] || return 1
+  pid="$(cat "$file")"
+  kill -0 "$pid" 2>/dev/null || return 1
+  # The pid could have been reused by an unrelated process.
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "^$BIN/$1 " || return 1
+  echo "$pid"
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+launch() { # component port args...
+  local name="$1" port="$2"
+  shift 2
+  if running_pid "$name" >/dev/null; then return 0; fi
+  port_in_use "$port" && die "port $port (for $name) is taken by another program: set the K8S_*_PORT variables"
+  say "starting $name on 127.0.0.1:$port (log: ${K8S_HOME_DIR#"$ROOT"/}/$name.log)"
+  setsid "$BIN/$name" "$@" >>"$K8S_HOME_DIR/$name.log" 2>&1 </dev/null &
+  echo $! >"$K8S_HOME_DIR/$name.pid"
+}
+
+# wait_for NAME COMMAND...: until the command succeeds, while the component runs.
+wait_for() {
+  local name="$1" deadline=$((SECONDS + K8S_START_TIMEOUT))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    if [ -n "${component:-}" ] && ! running_pid "$component" >/dev/null; then
+      tail -n 30 "$K8S_HOME_DIR/$component.log" >&2 || true
+      die "$component exited (log: $K8S_HOME_DIR/$component.log)"
+    fi
+    [ $SECONDS -lt $deadline ] || die "$name not ready after ${K8S_START_TIMEOUT} s (logs in $K8S_HOME_DIR)"
+    sleep 0.5
+  done
+}
+
+api_get() { # path: GET as the admin, over TLS
+  curl --silent --fail --max-time 5 --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
+    "https://127.0.0.1:$K8S_API_PORT$1"
+}
+health() { curl --silent --fail --max-time 5 --insecure "https://127.0.0.1:$1/healthz"; }
+kctl() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE" "$@"; }
+
+up() {
+  command -v curl >/dev/null || die "curl is needed (Debian: apt-get install curl)"
+  build
+  mkdir -p "$K8S_HOME_DIR"
+  pki
+  kubeconfig "$KUBECONFIG_FILE" admin
+  kubeconfig "$K8S_HOME_DIR/controller-manager.kubeconfig" controller-manager
+  kubeconfig "$K8S_HOME_DIR/scheduler.kubeconfig" scheduler
+  local started=$SECONDS component
+
+  component=etcd
+  # No TLS between the API server and etcd: both listen on loopback only. No fsync: this is a
+  # disposable development cluster on a shared machine, and fsync is most of etcd's latency.
+  launch etcd "$K8S_ETCD_PORT" --name eric-local --data-dir "$K8S_HOME_DIR/etcd" \
+    --listen-client-urls "http://127.0.0.1:$K8S_ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$K8S_ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$K8S_ETCD_PEER_PORT" --initial-advertise-peer-urls "http://127.0.0.1:$K8S_ETCD_PEER_PORT" \
+    --initial-cluster "eric-local=http://127.0.0.1:$K8S_ETCD_PEER_PORT" \
+    --unsafe-no-fsync --quota-backend-bytes 2147483648 --log-level warn
+  wait_for etcd curl --silent --fail --max-time 5 "http://127.0.0.1:$K8S_ETCD_PORT/health"
+
+  component=kube-apiserver
+  # The API server listens on loopback only, and Endpoints may not point at loopback: so no
+  # endpoint reconciler (the "kubernetes" Service has no endpoints; nothing here runs in a pod).
+  launch kube-apiserver "$K8S_API_PORT" \
+    --bind-address 127.0.0.1 --secure-port "$K8S_API_PORT" --advertise-address 127.0.0.1 \
+    --etcd-servers "http://127.0.0.1:$K8S_ETCD_PORT" \
+    --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
+    --client-ca-file "$PKI/ca.crt" \
+    --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
+    --requestheader-client-ca-file "$PKI/front-proxy-ca.crt" --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra- \
+    --proxy-client-cert-file "$PKI/front-proxy-client.crt" --proxy-client-key-file "$PKI/front-proxy-client.key" \
+    --endpoint-reconciler-type none \
+    --authorization-mode Node,RBAC --allow-privileged=true --profiling=false
+  wait_for "kube-apiserver /readyz" api_get /readyz
+
+  component=kube-controller-manager
+  launch kube-controller-manager "$K8S_CM_PORT" \
+    --bind-address 127.0.0.1 --secure-port "$K8S_CM_PORT" \
+    --kubeconfig "$K8S_HOME_DIR/controller-manager.kubeconfig" \
+    --authentication-kubeconfig "$K8S_HOME_DIR/controller-manager.kubeconfig" \
+    --authorization-kubeconfig "$K8S_HOME_DIR/controller-manager.kubeconfig" \
+    --service-account-private-key-file "$PKI/sa.key" --root-ca-file "$PKI/ca.crt" \
+    --cluster-signing-cert-file "$PKI/ca.crt" --cluster-signing-key-file "$PKI/ca.key" \
+    --use-service-account-credentials=true --leader-elect=false --profiling=false
+
+  component=kube-scheduler
+  launch kube-scheduler "$K8S_SCHEDULER_PORT" \
+    --bind-address 127.0.0.1 --secure-port "$K8S_SCHEDULER_PORT" \
+    --kubeconfig "$K8S_HOME_DIR/scheduler.kubeconfig" \
+    --authentication-kubeconfig "$K8S_HOME_DIR/scheduler.kubeconfig" \
+    --authorization-kubeconfig "$K8S_HOME_DIR/scheduler.kubeconfig" \
+    --leader-elect=false --profiling=false
+
+  component=kube-controller-manager
+  wait_for kube-controller-manager health "$K8S_CM_PORT"
+  component=kube-scheduler
+  wait_for kube-scheduler health "$K8S_SCHEDULER_PORT"
+  # The controllers really work once the default namespace has its ServiceAccount (pods need it).
+  component=kube-controller-manager
+  wait_for "the default ServiceAccount" kctl get serviceaccount default --namespace default
+  component=
+  say "ready in $((SECONDS - started)) s: Kubernetes $K8S_VERSION at https://127.0.0.1:$K8S_API_PORT"
+  say "export KUBECONFIG=$KUBECONFIG_FILE  (kubectl: $BIN/kubectl)"
+}
+
+stop_one() { # component
+  local pid
+  pid="$(running_pid "$1")" || { rm -f "$K8S_HOME_DIR/$1.pid"; return 0; }
+  say "stopping $1 (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local i
+  for i in $(seq 1 60); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    say "$1 did not stop within 30 s: SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+  fi
+  rm -f "$K8S_HOME_DIR/$1.pid"
+}
+
+down() {
+  local i
+  for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_one "${COMPONENTS[$i]}"; done
+}
+
+status() {
+  local name pid all=0
+  for name in "${COMPONENTS[@]}"; do
+    if pid="$(running_pid "$name")"; then echo "$name: running (pid $pid)"; else echo "$name: stopped"; all=1; fi
+  done
+  if [ -f "$PKI/admin.crt" ] && api_get /readyz >/dev/null 2>&1; then
+    echo "kube-apiserver: ready at https://127.0.0.1:$K8S_API_PORT (Kubernetes $K8S_VERSION)"
+    echo "KUBECONFIG=$KUBECONFIG_FILE"
+  else
+    echo "kube-apiserver: not ready"
+    all=1
+  fi
+  return $all
+}
+
+case "${1:-}" in
+  up) up ;;
+  down | stop) down ;;
+  reset) down; rm -rf "$K8S_HOME_DIR"; say "deleted $K8S_HOME_DIR" ;;
+  status) status ;;
+  kubeconfig) echo "$KUBECONFIG_FILE" ;;
+  env) echo "export KUBECONFIG=$KUBECONFIG_FILE"; echo "export PATH=$BIN:\$PATH" ;;
+  kubectl) shift; built || die "not built yet: run scripts/k8s-local.sh up"; kctl "$@" ;;
+  build) build ;;
+  bin) echo "$BIN" ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
