@@ -161,6 +161,23 @@ describe('Dockerfile', () => {
     for (const line of dockerfile.split('\n').filter((l) => /^COPY (?!--from)/.test(l))) expect(line).not.toMatch(/node_modules|dist/);
   });
 
+  it('compiles only TypeScript projects that the build context contains', () => {
+    const built = dockerfile.match(/npx tsc --build ([^\\\n]+)/)![1]!.trim().split(/\s+/);
+    expect(built.sort()).toEqual(['services/aggregator', 'services/gateway', 'services/producer']);
+    const seen = new Set<string>();
+    const visit = (project: string) => {
+      if (seen.has(project)) return;
+      seen.add(project);
+      // Inside "COPY services/ services/" and not cut by .dockerignore (test/, bench/ are).
+      expect(project, `${project} is not in the image's build context`).toMatch(/^services\/[a-z]+$/);
+      const config = JSON.parse(readText(`${project}/tsconfig.json`));
+      expect(config.include, project).toEqual(['src']);
+      for (const reference of config.references ?? []) visit(join(project, reference.path).replace(/\/$/, ''));
+    };
+    for (const project of built) visit(project);
+    expect(seen.has('services/shared')).toBe(true);
+  });
+
   it('runs as a numeric non-root user, and every command the chart and compose run exists in the image', () => {
     expect(dockerfile).toMatch(/^USER 1000:1000$/m);
     const copied = [...dockerfile.matchAll(/^COPY --from=build \S+ \/app\/(\S+) /gm)].map((m) => m[1]!);
