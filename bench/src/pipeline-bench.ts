@@ -23,7 +23,8 @@
  * BENCH_SAMPLE_SECONDS (4), BENCH_HOLD_SECONDS (42), BENCH_FAULT_SHARE (0.7), BENCH_DOWN_SECONDS
  * (2), BENCH_WINDOW_SECONDS (5), BENCH_GRACE_SECONDS (2), BENCH_PARTITIONS (4),
  * BENCH_SKIP_FAULT (1 = no fault phase), BENCH_AGGREGATOR_NODE_ARGS and BENCH_PRODUCER_NODE_ARGS
- * (e.g. --cpu-prof: profiles land in .eric/bench-logs/), BENCH_LOG_LEVEL (warn).
+ * (e.g. --cpu-prof: profiles land in .eric/bench-logs/), BENCH_LOG_LEVEL (warn), BENCH_AGGREGATOR_MAIN
+ * (another build of the aggregator's main.js, to compare a change).
  * Logs of the services: .eric/bench-logs/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -95,7 +96,8 @@ class Service {
   async start(): Promise<void> {
     this.port ||= await freePort();
     const log = createWriteStream(`${LOGS}/${this.name}.log`, { flags: 'a' });
-    const child = spawn(process.execPath, [...this.nodeFlags, `${root}services/${this.service}/dist/main.js`], {
+    const main = (this.service === 'aggregator' && env.BENCH_AGGREGATOR_MAIN) || `${root}services/${this.service}/dist/main.js`;
+    const child = spawn(process.execPath, [...this.nodeFlags, main], {
       cwd: LOGS, // --cpu-prof writes its profile here
       env: { ...process.env, KAFKA_BROKERS: brokers, LOG_LEVEL: env.BENCH_LOG_LEVEL ?? 'warn', ...this.env, HTTP_PORT: String(this.port), HTTP_HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
