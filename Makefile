@@ -27,7 +27,7 @@ test: build ## Run every test (unit + integration on a real local broker): the C
 	scripts/install-tools.sh
 	scripts/kafka.sh fetch
 	mkdir -p .cache
-	npx vitest run --reporter=default --reporter=json --outputFile.json=.cache/test-report.json || status=$$?; \
+	npx vitest run --project '!k8s' --reporter=default --reporter=json --outputFile.json=.cache/test-report.json || status=$$?; \
 	  node scripts/test-summary.mjs .cache/test-report.json; exit $${status:-0}
 
 test-unit: install ## Run the unit tests only (no broker)
@@ -88,3 +88,19 @@ tools: ## Install the packaging tools (helm, kubeconform, schemas, Prometheus) i
 
 chart-values: ## Print the README's Helm chart values table from values.yaml and values.schema.json
 	@node scripts/chart-values-table.mjs
+
+.PHONY: k8s-up k8s-down k8s-status test-k8s
+
+k8s-up: ## Start a Kubernetes control plane on loopback (the first run builds it: see the README)
+	scripts/k8s-local.sh up
+
+k8s-down: ## Stop the local Kubernetes control plane (scripts/k8s-local.sh reset also deletes its data)
+	scripts/k8s-local.sh down
+
+k8s-status: ## Say whether the local Kubernetes control plane runs
+	scripts/k8s-local.sh status
+
+test-k8s: build ## The chart and the aggregator's topology check on a real Kubernetes API server (not in make test)
+	scripts/install-tools.sh
+	scripts/kafka.sh fetch
+	npx vitest run --project k8s

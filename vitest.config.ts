@@ -30,6 +30,19 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        extends: true,
+        test: {
+          // A real Kubernetes control plane from scripts/k8s-local.sh (built once from the Go module
+          // proxy) and the test broker: `make test-k8s`.
+          name: 'k8s',
+          include: ['test/k8s/**/*.int.test.ts'],
+          globalSetup: ['test/kafka-global-setup.ts', 'test/k8s/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
