@@ -498,6 +498,8 @@ async function faultPhase(probe: LagProbe, watcher: Watcher, rate: number): Prom
   const WARM = 14;
   const AFTER = 20;
   console.log(`\nfault: ${fmt(rate)} visits/s; aggregator-1 SIGKILLed at ${WARM} s, restarted ${DOWN_SECONDS} s later (load average ${load()})`);
+  const late = async () => sum((await Promise.all(aggregators.map((a) => a.metrics(['eric_aggregator_visits_dropped_total{reason="late"}'])))).map((v) => v?.[0] ?? 0));
+  const lateBefore = await late();
   producer = await startProducer(rate);
   await sleep(2000);
   const started = now();
@@ -552,9 +554,11 @@ async function faultPhase(probe: LagProbe, watcher: Watcher, rate: number): Prom
   await restarting;
   const ended = now();
   const [restored, restoreSeconds] = (await victim.metrics(['eric_aggregator_restore_records_total', 'eric_aggregator_restore_duration_seconds'])) ?? [0, 0];
+  const producedTotal = (await producer.metrics(['eric_producer_visits_produced_total']))?.[0] ?? 0;
   await producer.stop();
   await drain(probe);
   producer = undefined;
+  const lateDuring = (await late()) - lateBefore;
   const finals = watcher.between(started + 1000, ended);
   const after = watcher.between(killedAt, ended);
   const sec = (a: number, b: number) => (a && b ? `${((a - b) / 1000).toFixed(2)} s` : 'never');
@@ -563,6 +567,7 @@ async function faultPhase(probe: LagProbe, watcher: Watcher, rate: number): Prom
     `  ready (restore done, /ready 200): ${sec(readyAt, restartedAt)} after the restart; it restored ${fmt(restored!)} changelog records in ${restoreSeconds!.toFixed(2)} s`,
     `  its count partition's lag back to its level before the kill (median before the kill, ≤ ${fmt(preOwnMax)}): ${sec(ownRecoveredAt, restartedAt)} after the restart, ${sec(ownRecoveredAt, killedAt)} after the kill`,
     `  whole pipeline's lag back to its level before the kill (median before the kill, ≤ ${fmt(preMax)}): ${sec(recoveredAt, restartedAt)} after the restart, ${sec(recoveredAt, killedAt)} after the kill`,
+    `  visits dropped as late (their window had closed on stream time while they waited upstream): ${fmt(lateDuring)} of ${fmt(producedTotal)} produced in the fault run`,
     `  finals after end + grace over the fault run (${finals.length}): p50 ${ms(percentile(finals, 0.5))}, p99 ${ms(percentile(finals, 0.99))}, max ${ms(Math.max(...finals))}; windows closing after the kill (${after.length}): p50 ${ms(percentile(after, 0.5))}, max ${ms(Math.max(...after))}`,
   ];
 }
