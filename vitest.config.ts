@@ -22,7 +22,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
-          include: ['services/*/test/**/*.int.test.ts', 'test/packaging/**/*.int.test.ts'],
+          include: ['services/*/test/**/*.int.test.ts', 'test/packaging/**/*.int.test.ts', 'test/e2e/**/*.int.test.ts'],
           globalSetup: ['test/kafka-global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,

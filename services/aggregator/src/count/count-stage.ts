@@ -298,12 +298,16 @@ export class CountStage {
     if ((now - this.#lastUpstreamCheck) * 1000 < this.options.pollMs) return false;
     this.#lastUpstreamCheck = now;
     try {
-      if (!(await this.#upstream!.forwardedBefore(now * 1000))) return false;
+      if (!(await this.#upstream!.forwardedBefore(now * 1000))) {
+        this.#log.debug({ now, behind: this.#upstream!.lastBehind }, 'wall-clock close waits: visits that arrived before now are not all forwarded yet');
+        return false;
+      }
       // Everything forwarded before the check is below this high watermark: read it first.
       const { topics, partition } = this.options;
       const { highOffset } = await kafka.callback<{ highOffset: number }>((done) =>
         this.#consumer!.queryWatermarkOffsets(topics.repartition, partition, OP_TIMEOUT_MS, done),
       );
+      if (this.#nextOffset < highOffset) this.#log.debug({ nextOffset: this.#nextOffset, highOffset }, 'wall-clock close waits: forwarded visits not read yet');
       return this.#nextOffset >= highOffset;
     } catch (error) {
       this.#log.warn({ err: error }, 'could not check the repartition progress; windows wait for stream time');

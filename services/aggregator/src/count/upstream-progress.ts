@@ -23,6 +23,8 @@ export class UpstreamProgress {
   readonly #admin: kafka.IAdminClient;
   #partitions: number[] = [];
   #partitionsAt = 0;
+  /** The partitions of `visits` that held the last check back (for logs and /ready). */
+  lastBehind: Array<{ partition: number; committed: number; mustReach: number }> = [];
 
   constructor(
     settings: KafkaSettings,
@@ -48,15 +50,17 @@ export class UpstreamProgress {
         ),
       ),
     ]);
-    return partitions.every((partition, index) => {
+    this.lastBehind = [];
+    partitions.forEach((partition, index) => {
       const { lowOffset, highOffset } = watermarks[index]!;
       const found = firstAtOrAfter.find((entry) => entry.partition === partition)?.offset ?? -1;
       // -1: no record at or after T yet, so every record in the partition arrived before T.
       const mustReach = found >= 0 ? found : highOffset;
       // Nothing committed yet: the group would start at the beginning of what is retained.
       const reached = committed.get(partition) ?? lowOffset;
-      return reached >= mustReach;
+      if (reached < mustReach) this.lastBehind.push({ partition, committed: reached, mustReach });
     });
+    return this.lastBehind.length === 0;
   }
 
   close(): void {

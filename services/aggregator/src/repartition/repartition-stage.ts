@@ -6,13 +6,15 @@
  *
  * Delivery guarantee: at least once. Offsets are committed only after every forwarded record of
  * the batch was acknowledged by Kafka (idempotent producer, acks=all), so nothing is lost; after
- * a crash some visits may be forwarded twice. That is harmless because the count stage counts
+ * a crash some visits may be forwarded twice. The commit is synchronous and retried until it
+ * lands: the count stages read the committed offsets to know when every visit that arrived
+ * before a window's end has been forwarded (see count/upstream-progress.ts), so a commit lost
+ * in a rebalance would hold windows open until new traffic came. That is harmless because the count stage counts
  * distinct visit ids: a second copy is a duplicate, not a second visit. (A transaction here would
  * buy nothing the count stage does not already guarantee, and cost a commit per batch.)
  *
  * Static membership (group.instance.id = pod name) means a restarted pod gets its partitions
- * back without a rebalance of the whole group; cooperative-sticky assignment means a rebalance
- * never stops members that keep their partitions.
+ * back without a rebalance of the whole group.
  */
 import {
   kafka,
@@ -55,6 +57,8 @@ export class RepartitionStage {
   readonly #partitions = new Set<number>();
   readonly #atEnd = new Set<number>();
   #deliveryErrors: kafka.LibrdKafkaError[] = [];
+  /** Offsets forwarded but not yet committed (a commit failed, e.g. during a rebalance). */
+  readonly #uncommitted = new Map<number, number>();
   readonly #log: Logger;
 
   constructor(private readonly options: RepartitionStageOptions) {
@@ -95,7 +99,11 @@ export class RepartitionStage {
         'client.id': `${settings.clientId}-repartition`,
         'group.id': repartitionGroupId(applicationId),
         'group.instance.id': instanceId,
-        'partition.assignment.strategy': 'cooperative-sticky',
+        // Eager round-robin, not cooperative-sticky: with static membership a restarted pod
+        // gets its partitions back without any rebalance, and the rebalances that remain (pods
+        // added or gone for longer than the session timeout) finish in one round. With
+        // cooperative-sticky we saw the second round stall for more than ten seconds.
+        'partition.assignment.strategy': 'roundrobin',
         'session.timeout.ms': 30_000,
         'enable.auto.commit': false,
         'fetch.wait.max.ms': 50,
@@ -146,6 +154,7 @@ export class RepartitionStage {
       while (!this.#stopping) {
         const messages = await kafka.consumeBatch(this.#consumer!, this.options.batchSize);
         if (messages.length > 0) await this.#forward(messages);
+        if (this.#uncommitted.size > 0) this.#commit();
         this.#updateLag();
       }
     } catch (error) {
@@ -191,8 +200,20 @@ export class RepartitionStage {
     }
     metrics.recordsConsumed.inc({ stage: 'repartition' }, messages.length);
     metrics.visitsForwarded.inc(forwarded);
-    // Asynchronous commit: a lost commit only means some visits are forwarded again (see above).
-    this.#consumer!.commit([...nextOffsets].map(([partition, offset]) => ({ topic: topics.visits, partition, offset })));
+    for (const [partition, offset] of nextOffsets) this.#uncommitted.set(partition, offset);
+  }
+
+  /** Commits the forwarded offsets of partitions still assigned; keeps them for a retry on failure. */
+  #commit(): void {
+    for (const partition of this.#uncommitted.keys()) if (!this.#partitions.has(partition)) this.#uncommitted.delete(partition);
+    if (this.#uncommitted.size === 0) return;
+    const offsets = [...this.#uncommitted].map(([partition, offset]) => ({ topic: this.options.topics.visits, partition, offset }));
+    try {
+      this.#consumer!.commitSync(offsets);
+      this.#uncommitted.clear();
+    } catch (error) {
+      this.#log.warn({ err: error, offsets }, 'offset commit failed; retrying with the next batch');
+    }
   }
 
   #updateLag(): void {

@@ -1,0 +1,176 @@
+/**
+ * Issue 7: the whole pipeline as a user sees it. Visits go in through the producer's HTTP API,
+ * P = 4 aggregators count them, the gateway pushes the counts to a websocket client, and the
+ * final counts must equal values computed here from what the producer acknowledged — also
+ * through crashes, restarts and a broker outage. Every window must have exactly one final on
+ * active-visitors.
+ */
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { TopicAdmin } from '@eric/shared';
+import { testKafkaSettings } from '@eric/shared/testing';
+import { sleep } from '@eric/shared/testing/process';
+import { finalsOf, readResults } from '../../services/aggregator/test/support/results.js';
+import { DashboardClient, expectedCounts, frameKey } from './support/dashboard-client.js';
+import { Pipeline, Traffic, type TestVisit } from './support/pipeline.js';
+
+const brokers = inject('kafkaBrokers');
+const settings = testKafkaSettings(brokers);
+// Short windows keep the tests short; the grace covers a pod restart (see README, "Aggregator").
+const WINDOW = 4;
+const GRACE = 6;
+
+let pipeline: Pipeline | undefined;
+let client: DashboardClient | undefined;
+afterEach(async () => {
+  client?.close();
+  await pipeline?.stop();
+  pipeline = undefined;
+  client = undefined;
+});
+
+async function startPipeline(partitions = 4): Promise<{ pipeline: Pipeline; client: DashboardClient }> {
+  pipeline = new Pipeline({ brokers, partitions, windowSeconds: WINDOW, graceSeconds: GRACE });
+  await pipeline.start();
+  client = await DashboardClient.connect(pipeline.gateway.port);
+  return { pipeline, client };
+}
+
+/** Waits for a final of every expected window on the websocket, then checks them and the topic. */
+async function expectExactFinals(p: Pipeline, c: DashboardClient, visits: TestVisit[]): Promise<void> {
+  const expected = expectedCounts(visits, WINDOW);
+  await c.waitFor(() => [...expected.keys()].every((key) => c.finals().has(key)), 90_000, `${expected.size} final counts on the websocket`);
+  const finals = c.finals();
+  for (const [key, count] of expected) expect(finals.get(key), key).toBe(count);
+  // On the topic, as a read_committed consumer sees it: one final per window and partition, same counts.
+  const results = await readResults(settings, p.activeVisitorsTopic, 1000);
+  const onTopic = finalsOf(results); // throws if a window has two finals
+  for (const [key, count] of expected) expect(onTopic.get(key), key).toBe(count);
+}
+
+describe('the whole pipeline', { timeout: 150_000 }, () => {
+  it('delivers exact final counts of a known workload to a websocket client', async () => {
+    const { pipeline: p, client: c } = await startPipeline();
+    // Windows that start in the future, so that every visit below is on time.
+    const w0 = Math.ceil((Date.now() / 1000 + 1) / WINDOW) * WINDOW;
+    const visits: TestVisit[] = [];
+    for (const account_id of [352, 7, 8]) {
+      for (const store_id of ['default', 'web', null]) {
+        for (let i = 0; i < 30; i++) {
+          visits.push({ id: `${account_id}-${store_id}-${i % 20}`, account_id, store_id, timestamp: w0 + (i % WINDOW) + 0.5 });
+          visits.push({ id: `next-${account_id}-${store_id}-${i}`, account_id, store_id, timestamp: w0 + WINDOW + (i % WINDOW) });
+        }
+      }
+    }
+    await p.postUntilAcknowledged(visits.slice(0, 200));
+    await p.postUntilAcknowledged(visits.slice(150)); // 50 sent twice: duplicates
+    // Once window 0 is final, visits for it are late and must not change it.
+    const firstKey = frameKey(352, 'default', w0);
+    await c.waitFor(() => c.finals().has(firstKey), 60_000, 'the first final');
+    const late = [{ id: 'late-1', account_id: 352, store_id: 'default', timestamp: w0 + 1 }];
+    await p.postUntilAcknowledged(late);
+    await expectExactFinals(p, c, visits);
+    expect(c.finals().get(firstKey)).toBe(20);
+    expect(c.frames.some((frame) => !frame.final)).toBe(true); // provisional counts came first
+  });
+
+  it('stays exact when one aggregator is SIGKILLed mid-window and restarted', async () => {
+    const { pipeline: p, client: c } = await startPipeline();
+    const traffic = new Traffic(p);
+    traffic.start();
+    await sleep(2500);
+    const victim = p.aggregators[1]!;
+    victim.kill('SIGKILL');
+    await victim.exited();
+    await sleep(3000);
+    await victim.start();
+    await sleep(3000);
+    await traffic.stop();
+    await expectExactFinals(p, c, traffic.acknowledged);
+  });
+
+  it('stays exact when every aggregator is SIGKILLed at once and restarted', async () => {
+    const { pipeline: p, client: c } = await startPipeline();
+    const traffic = new Traffic(p);
+    traffic.start();
+    await sleep(2500);
+    for (const aggregator of p.aggregators) aggregator.kill('SIGKILL');
+    await Promise.all(p.aggregators.map((a) => a.exited()));
+    await sleep(2000);
+    await Promise.all(p.aggregators.map((a) => a.start()));
+    await sleep(3000);
+    await traffic.stop();
+    await expectExactFinals(p, c, traffic.acknowledged);
+  });
+
+  it('stays exact through a rolling restart, one aggregator after the other, as Kubernetes does', async () => {
+    const { pipeline: p, client: c } = await startPipeline();
+    const traffic = new Traffic(p);
+    traffic.start();
+    for (const aggregator of p.aggregators) {
+      await aggregator.stop(); // SIGTERM: finishes or aborts its transaction, exits
+      await aggregator.start();
+      await aggregator.ready();
+    }
+    await traffic.stop();
+    await expectExactFinals(p, c, traffic.acknowledged);
+  });
+
+  it('gives a reconnecting client the snapshot again after a gateway restart', async () => {
+    const { pipeline: p, client: c } = await startPipeline();
+    const now = Date.now() / 1000;
+    await p.postUntilAcknowledged([
+      { id: 'g1', account_id: 5, store_id: 's', timestamp: now },
+      { id: 'g2', account_id: 5, store_id: 's', timestamp: now },
+    ]);
+    const key = frameKey(5, 's', Math.floor(now / WINDOW) * WINDOW);
+    await c.waitFor(() => c.frames.some((f) => frameKey(f.account_id, f.store_id, f.ts_from) === key && f.count === 2), 30_000, 'the count of 2');
+    c.close();
+    await p.gateway.stop();
+    await p.gateway.start(); // same port
+    await p.gateway.ready();
+    client = await DashboardClient.connect(p.gateway.port);
+    const reconnected = client;
+    await reconnected.waitFor(() => reconnected.frames.some((f) => frameKey(f.account_id, f.store_id, f.ts_from) === key && f.count === 2), 30_000, 'the snapshot after the restart');
+  });
+
+  it('scales from 4 to 6 aggregators by the documented procedure without losing a count', async () => {
+    const { pipeline: p, client: c } = await startPipeline();
+    const traffic = new Traffic(p);
+    traffic.start();
+    await sleep(2000);
+    // 1. Grow the repartition and changelog topics to the new P.
+    const admin = new TopicAdmin(settings);
+    try {
+      await admin.addPartitions(`${p.prefix}-repartition`, 6);
+      await admin.addPartitions(`${p.prefix}-changelog`, 6);
+    } finally {
+      admin.close();
+    }
+    // 2. Restart the existing aggregators with PARTITIONS=6, then start the two new ones.
+    p.addAggregators(6);
+    for (const aggregator of p.aggregators.slice(0, 4)) {
+      await aggregator.stop();
+      aggregator.setEnv({ PARTITIONS: '6' });
+      await aggregator.start();
+    }
+    await Promise.all(p.aggregators.slice(4).map((a) => a.start()));
+    await Promise.all(p.aggregators.map((a) => a.ready()));
+    await sleep(3000);
+    await traffic.stop();
+    // A key that moved partition has its window counted by two partitions; the gateway sums the
+    // finals of each. Ids are unique per window here, so the sum is exact.
+    await expectScaledFinals(p, c, traffic.acknowledged);
+  });
+});
+
+async function expectScaledFinals(p: Pipeline, c: DashboardClient, visits: TestVisit[]): Promise<void> {
+  const expected = expectedCounts(visits, WINDOW);
+  await c.waitFor(() => [...expected].every(([key, count]) => c.finals().get(key) === count), 90_000, 'summed finals equal to the expected counts');
+  const results = await readResults(settings, p.activeVisitorsTopic, 1000);
+  const byPartition = new Set<string>();
+  for (const result of results.filter((r) => r.final)) {
+    const id = `${frameKey(result.account_id, result.store_id, result.window[0])}#${result.partition}`;
+    expect(byPartition.has(id), `two finals for ${id}`).toBe(false);
+    byPartition.add(id);
+  }
+}
