@@ -30,7 +30,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { kafka, rdkafkaConnectionConfig } from '@eric/shared';
@@ -336,8 +336,11 @@ interface Sample {
   lag: { repartition: number[]; count: number[] };
 }
 
-/** Samples every `everyMs` for `seconds`, printing one row of the lag table per sample. */
-async function run(probe: LagProbe, seconds: number, everyMs: number, onSample?: (s: Sample) => void | Promise<void>): Promise<Sample[]> {
+/**
+ * Samples every `everyMs` for `seconds` (or until `onSample` returns true), printing a row of the
+ * lag table every BENCH_SAMPLE_SECONDS.
+ */
+async function run(probe: LagProbe, seconds: number, everyMs: number, onSample?: (s: Sample) => boolean | Promise<boolean>): Promise<Sample[]> {
   const samples: Sample[] = [];
   const started = now();
   let previous: Sample | undefined;
@@ -347,7 +350,7 @@ async function run(probe: LagProbe, seconds: number, everyMs: number, onSample?:
     const [produced, count, lag] = await Promise.all([producer ? producer.metrics(['eric_producer_visits_produced_total']).then((v) => v?.[0] ?? 0) : 0, counted(), probe.sample().catch(() => ({ repartition: [], count: [] }))]);
     const sample: Sample = { t: now(), produced, counted: count, lag };
     samples.push(sample);
-    await onSample?.(sample);
+    const stop = (await onSample?.(sample)) ?? false;
     if (previous && sample.t - started >= nextPrint) {
       const from = samples.find((s) => s.t >= sample.t - SAMPLE_SECONDS * 1000 - 50) ?? previous;
       const dt = (sample.t - from.t) / 1000 || 1;
@@ -357,6 +360,7 @@ async function run(probe: LagProbe, seconds: number, everyMs: number, onSample?:
       nextPrint = sample.t - started + SAMPLE_SECONDS * 1000 - everyMs / 2;
     }
     previous = sample;
+    if (stop) break;
     await sleep(Math.max(0, everyMs - (now() - sample.t)));
   }
   return samples;
@@ -414,7 +418,7 @@ async function step(probe: LagProbe, watcher: Watcher, rate: number): Promise<St
 
 async function main(): Promise<void> {
   console.log(`Eric whole-pipeline benchmark on ${brokers}: P = ${P} aggregators, window ${WINDOW} s, grace ${GRACE} s, topics ${prefix}-*`);
-  console.log(`machine: ${(await import('node:os')).cpus().length} cores, load average ${load()} at start; logs in .eric/bench-logs/`);
+  console.log(`machine: ${cpus().length} cores, load average ${load()} at start; logs in .eric/bench-logs/`);
   await Promise.all(aggregators.map((a) => a.start()));
   await Promise.all(aggregators.map((a) => a.ready()));
   await gateway.start();
@@ -486,7 +490,7 @@ async function main(): Promise<void> {
   const aggregatorCpu = sum(usage.filter((u) => u.name.startsWith('aggregator')).map((u) => u.cpu || 0));
   const pipelineCpu = sum(usage.filter((u) => !u.name.startsWith('bench')).map((u) => u.cpu || 0));
   console.log(`  all aggregators: ${Math.round(aggregatorCpu)} % (${perVisit(aggregatorCpu)} per visit); whole pipeline: ${Math.round(pipelineCpu)} % of one core, ${perVisit(pipelineCpu)} of CPU per visit`);
-  console.log(`  at that cost the ${(await import('node:os')).cpus().length} cores of this machine, if the pipeline had them to itself, would carry about ${fmt(((await import('node:os')).cpus().length * 1e6) / ((pipelineCpu / 100 / countedRate) * 1e6))} visits/s`);
+  console.log(`  at that cost the ${cpus().length} cores of this machine, if the pipeline had them to itself, would carry about ${fmt((cpus().length * 1e6) / ((pipelineCpu / 100 / countedRate) * 1e6))} visits/s`);
   for (const line of fault) console.log(line);
   console.log('targets: ≥ 50 000 visits/s sustained; finals p99 ≤ 1.5 s after end + grace; recovery ≤ 10 s');
   probe.close();
@@ -498,7 +502,8 @@ async function faultPhase(probe: LagProbe, watcher: Watcher, rate: number): Prom
   const WARM = 14;
   const AFTER = 20;
   console.log(`\nfault: ${fmt(rate)} visits/s; aggregator-1 SIGKILLed at ${WARM} s, restarted ${DOWN_SECONDS} s later (load average ${load()})`);
-  const late = async () => sum((await Promise.all(aggregators.map((a) => a.metrics(['eric_aggregator_visits_dropped_total{reason="late"}'])))).map((v) => v?.[0] ?? 0));
+  // Per aggregator; the victim's counter starts again at 0 in its new process.
+  const late = async () => Promise.all(aggregators.map(async (a) => (await a.metrics(['eric_aggregator_visits_dropped_total{reason="late"}']))?.[0] ?? 0));
   const lateBefore = await late();
   producer = await startProducer(rate);
   await sleep(2000);
@@ -510,11 +515,10 @@ async function faultPhase(probe: LagProbe, watcher: Watcher, rate: number): Prom
   let ownRecoveredAt = 0;
   const preTotal: number[] = [];
   const preOwn: number[] = [];
-  let preMax = 0;
-  let preOwnMax = 0;
+  let preLevel = 0;
+  let preOwnLevel = 0;
   let restarting: Promise<void> | undefined;
-  let done = false;
-  const samples = await run(probe, WARM + DOWN_SECONDS + 60 + AFTER, 500, async (s) => {
+  await run(probe, WARM + DOWN_SECONDS + 60 + AFTER, 500, async (s) => {
     const t = s.t - started;
     if (!killedAt) {
       if (t > 4000) {
@@ -523,11 +527,11 @@ async function faultPhase(probe: LagProbe, watcher: Watcher, rate: number): Prom
       }
       if (t >= WARM * 1000) {
         // "Back to normal" = the median lag before the kill (sampled lag is never exactly 0 under load).
-        preMax = percentile(preTotal, 0.5);
-        preOwnMax = percentile(preOwn, 0.5);
+        preLevel = percentile(preTotal, 0.5);
+        preOwnLevel = percentile(preOwn, 0.5);
         await victim.stop('SIGKILL');
         killedAt = now();
-        console.log(`  -- aggregator-1 SIGKILLed (median lag before the kill: ${fmt(preMax)} records in total, ${fmt(preOwnMax)} on its count partition)`);
+        console.log(`  -- aggregator-1 SIGKILLed (median lag before the kill: ${fmt(preLevel)} records in total, ${fmt(preOwnLevel)} on its count partition)`);
         restarting = sleep(DOWN_SECONDS * 1000).then(async () => {
           await victim.start();
           restartedAt = now();
@@ -537,20 +541,15 @@ async function faultPhase(probe: LagProbe, watcher: Watcher, rate: number): Prom
           console.log(`  -- aggregator-1 ready ${((readyAt - restartedAt) / 1000).toFixed(2)} s after its restart`);
         });
       }
-      return;
+      return false;
     }
-    if (restartedAt && !ownRecoveredAt && (s.lag.count[1] ?? Infinity) <= preOwnMax && readyAt) ownRecoveredAt = s.t;
-    if (restartedAt && !recoveredAt && totalLag(s) <= preMax && readyAt) {
+    if (restartedAt && !ownRecoveredAt && (s.lag.count[1] ?? Infinity) <= preOwnLevel && readyAt) ownRecoveredAt = s.t;
+    if (restartedAt && !recoveredAt && totalLag(s) <= preLevel && readyAt) {
       recoveredAt = s.t;
       console.log(`  -- lag back to its level before the kill ${((recoveredAt - restartedAt) / 1000).toFixed(2)} s after the restart`);
     }
-    if (recoveredAt && s.t - recoveredAt > AFTER * 1000) done = true;
-    if (done) throw new StopSampling();
-  }).catch((error: unknown) => {
-    if (error instanceof StopSampling) return [];
-    throw error;
+    return recoveredAt > 0 && s.t - recoveredAt > AFTER * 1000;
   });
-  void samples;
   await restarting;
   const ended = now();
   const [restored, restoreSeconds] = (await victim.metrics(['eric_aggregator_restore_records_total', 'eric_aggregator_restore_duration_seconds'])) ?? [0, 0];
@@ -558,21 +557,19 @@ async function faultPhase(probe: LagProbe, watcher: Watcher, rate: number): Prom
   await producer.stop();
   await drain(probe);
   producer = undefined;
-  const lateDuring = (await late()) - lateBefore;
+  const lateDuring = sum((await late()).map((value, i) => value - (aggregators[i] === victim ? 0 : lateBefore[i]!)));
   const finals = watcher.between(started + 1000, ended);
   const after = watcher.between(killedAt, ended);
   const sec = (a: number, b: number) => (a && b ? `${((a - b) / 1000).toFixed(2)} s` : 'never');
   return [
     `fault: ${fmt(rate)} visits/s (${Math.round(FAULT_SHARE * 100)} % of the sustained rate); aggregator-1 SIGKILLed, restarted ${DOWN_SECONDS} s later`,
     `  ready (restore done, /ready 200): ${sec(readyAt, restartedAt)} after the restart; it restored ${fmt(restored!)} changelog records in ${restoreSeconds!.toFixed(2)} s`,
-    `  its count partition's lag back to its level before the kill (median before the kill, ≤ ${fmt(preOwnMax)}): ${sec(ownRecoveredAt, restartedAt)} after the restart, ${sec(ownRecoveredAt, killedAt)} after the kill`,
-    `  whole pipeline's lag back to its level before the kill (median before the kill, ≤ ${fmt(preMax)}): ${sec(recoveredAt, restartedAt)} after the restart, ${sec(recoveredAt, killedAt)} after the kill`,
+    `  its count partition's lag back to its level before the kill (median before the kill, ≤ ${fmt(preOwnLevel)}): ${sec(ownRecoveredAt, restartedAt)} after the restart, ${sec(ownRecoveredAt, killedAt)} after the kill`,
+    `  whole pipeline's lag back to its level before the kill (median before the kill, ≤ ${fmt(preLevel)}): ${sec(recoveredAt, restartedAt)} after the restart, ${sec(recoveredAt, killedAt)} after the kill`,
     `  visits dropped as late (their window had closed on stream time while they waited upstream): ${fmt(lateDuring)} of ${fmt(producedTotal)} produced in the fault run`,
     `  finals after end + grace over the fault run (${finals.length}): p50 ${ms(percentile(finals, 0.5))}, p99 ${ms(percentile(finals, 0.99))}, max ${ms(Math.max(...finals))}; windows closing after the kill (${after.length}): p50 ${ms(percentile(after, 0.5))}, max ${ms(Math.max(...after))}`,
   ];
 }
-
-class StopSampling extends Error {}
 
 try {
   await main();
