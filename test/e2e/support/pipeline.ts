@@ -125,8 +125,7 @@ export class Traffic {
 
   constructor(
     private readonly pipeline: Pipeline,
-    private readonly batchSize = 20,
-    private readonly intervalMs = 100,
+    private readonly options: { batchSize?: number; intervalMs?: number; resend?: boolean } = {},
   ) {}
 
   start(): void {
@@ -144,9 +143,9 @@ export class Traffic {
     while (this.#running) {
       const now = Date.now() / 1000;
       const batch: TestVisit[] = [];
-      for (let i = 0; i < this.batchSize; i++) {
+      for (let i = 0; i < (this.options.batchSize ?? 20); i++) {
         const n = this.#sequence++;
-        if (n % 10 === 9 && this.acknowledged.length > 0) {
+        if ((this.options.resend ?? true) && n % 10 === 9 && this.acknowledged.length > 0) {
           // Every tenth is a re-sent recent visit: the very same id, account, store and timestamp.
           const back = (n % 7) % this.acknowledged.length;
           batch.push(this.acknowledged[this.acknowledged.length - 1 - back]!);
@@ -156,7 +155,7 @@ export class Traffic {
       }
       await this.pipeline.postUntilAcknowledged(batch);
       this.acknowledged.push(...batch);
-      await sleep(this.intervalMs);
+      await sleep(this.options.intervalMs ?? 100);
     }
   }
 }
