@@ -5,10 +5,11 @@
  * through crashes, restarts and a broker outage. Every window must have exactly one final on
  * active-visitors.
  */
+import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { TopicAdmin } from '@eric/shared';
 import { testKafkaSettings } from '@eric/shared/testing';
-import { sleep } from '@eric/shared/testing/process';
+import { repositoryRoot, sleep } from '@eric/shared/testing/process';
 import { finalsOf, readResults } from '../../services/aggregator/test/support/results.js';
 import { DashboardClient, expectedCounts, frameKey } from './support/dashboard-client.js';
 import { Pipeline, Traffic, type TestVisit } from './support/pipeline.js';
@@ -28,21 +29,21 @@ afterEach(async () => {
   client = undefined;
 });
 
-async function startPipeline(partitions = 4): Promise<{ pipeline: Pipeline; client: DashboardClient }> {
-  pipeline = new Pipeline({ brokers, partitions, windowSeconds: WINDOW, graceSeconds: GRACE });
+async function startPipeline(partitions = 4, options: { brokers?: string; graceSeconds?: number } = {}): Promise<{ pipeline: Pipeline; client: DashboardClient }> {
+  pipeline = new Pipeline({ brokers: options.brokers ?? brokers, partitions, windowSeconds: WINDOW, graceSeconds: options.graceSeconds ?? GRACE });
   await pipeline.start();
   client = await DashboardClient.connect(pipeline.gateway.port);
   return { pipeline, client };
 }
 
 /** Waits for a final of every expected window on the websocket, then checks them and the topic. */
-async function expectExactFinals(p: Pipeline, c: DashboardClient, visits: TestVisit[]): Promise<void> {
+async function expectExactFinals(p: Pipeline, c: DashboardClient, visits: TestVisit[], kafkaSettings = settings): Promise<void> {
   const expected = expectedCounts(visits, WINDOW);
   await c.waitFor(() => [...expected.keys()].every((key) => c.finals().has(key)), 90_000, `${expected.size} final counts on the websocket`);
   const finals = c.finals();
   for (const [key, count] of expected) expect(finals.get(key), key).toBe(count);
   // On the topic, as a read_committed consumer sees it: one final per window and partition, same counts.
-  const results = await readResults(settings, p.activeVisitorsTopic, 1000);
+  const results = await readResults(kafkaSettings, p.activeVisitorsTopic, 1000);
   const onTopic = finalsOf(results); // throws if a window has two finals
   for (const [key, count] of expected) expect(onTopic.get(key), key).toBe(count);
 }
@@ -113,6 +114,36 @@ describe('the whole pipeline', { timeout: 150_000 }, () => {
     }
     await traffic.stop();
     await expectExactFinals(p, c, traffic.acknowledged);
+  });
+
+  it('recovers by itself from a broker stopped and restarted while traffic flows, losing nothing acknowledged', async () => {
+    // A private broker: stopping the shared test broker would disturb other test files.
+    const env = { ...process.env, KAFKA_PORT: '19692', KAFKA_HOME_DIR: `${repositoryRoot}.eric/kafka-e2e-outage` };
+    delete env.KAFKA_BROKERS;
+    const kafka = (command: string) => execFileSync('bash', [`${repositoryRoot}scripts/kafka.sh`, command], { env, stdio: 'inherit' });
+    kafka('reset');
+    kafka('start');
+    try {
+      // A longer grace: visits the producer could not write during the outage are retried after
+      // it, with their original timestamps.
+      const { pipeline: p, client: c } = await startPipeline(4, { brokers: '127.0.0.1:19692', graceSeconds: 20 });
+      const traffic = new Traffic(p);
+      traffic.start();
+      await sleep(2500);
+      kafka('stop');
+      await sleep(3000);
+      kafka('start');
+      await Promise.all([...p.aggregators, p.gateway, p.producer].map((service) => service.ready(90_000)));
+      await sleep(3000);
+      await traffic.stop();
+      await expectExactFinals(p, c, traffic.acknowledged, testKafkaSettings('127.0.0.1:19692'));
+    } finally {
+      client?.close();
+      await pipeline?.stop();
+      pipeline = undefined;
+      client = undefined;
+      kafka('reset');
+    }
   });
 
   it('gives a reconnecting client the snapshot again after a gateway restart', async () => {

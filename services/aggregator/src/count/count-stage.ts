@@ -192,15 +192,37 @@ export class CountStage {
 
   async #run(): Promise<void> {
     const consumer = this.#consumer!;
-    try {
-      while (!this.#stopping) {
+    while (!this.#stopping) {
+      try {
         const messages = await kafka.consumeBatch(consumer, this.options.batchSize);
         await this.#process(messages);
+      } catch (error) {
+        if (kafka.isFatal(error) || isFenced(error)) {
+          this.#phase = 'failed';
+          this.#log.error({ err: error }, 'count stage failed');
+          this.options.onFatal(error as Error);
+          return;
+        }
+        // Kafka unreachable or similar: keep trying to get back to a consistent state.
+        await this.#recoverUntilDone(error);
       }
-    } catch (error) {
-      this.#phase = 'failed';
-      this.#log.error({ err: error }, 'count stage failed');
-      this.options.onFatal(error as Error);
+    }
+  }
+
+  /** Retries recovery (abort, restore, rewind) with back-off until it succeeds or we stop. */
+  async #recoverUntilDone(cause: unknown): Promise<void> {
+    let delayMs = 500;
+    for (let error = cause; !this.#stopping; ) {
+      this.#log.warn({ err: error }, 'count stage interrupted; recovering from the changelog');
+      try {
+        await this.#recover(error);
+        return;
+      } catch (next) {
+        if (kafka.isFatal(next) || isFenced(next)) throw next;
+        error = next;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        delayMs = Math.min(delayMs * 2, 10_000);
+      }
     }
   }
 
@@ -270,7 +292,8 @@ export class CountStage {
       }
       await this.#commit();
     } catch (error) {
-      await this.#recover(error);
+      if (kafka.isFatal(error) || isFenced(error)) throw error;
+      await this.#recoverUntilDone(error);
       return;
     }
 
