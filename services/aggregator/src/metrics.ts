@@ -2,9 +2,20 @@
  * The aggregator's metrics, `eric_aggregator_*`. Modelled on Kafka Streams' metric set: process
  * rate, dropped records by reason, commit latency, restore progress, emit-final latency.
  */
+import { VISIT_REJECTIONS } from '@eric/shared';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export function createAggregatorMetrics(registry: Registry) {
+  const metrics = defineMetrics(registry);
+  // Every known label value starts at 0, so that rate() and alerts see the first increment.
+  for (const reason of VISIT_REJECTIONS) metrics.visitsInvalid.inc({ reason }, 0);
+  for (const reason of ['late', 'unreadable']) metrics.visitsDropped.inc({ reason }, 0);
+  for (const kind of ['provisional', 'final']) metrics.resultsEmitted.inc({ kind }, 0);
+  for (const trigger of ['stream-time', 'wall-clock']) metrics.windowsClosed.inc({ trigger }, 0);
+  return metrics;
+}
+
+function defineMetrics(registry: Registry) {
   const registers = [registry];
   return {
     // Repartition stage
@@ -125,4 +136,4 @@ export function createAggregatorMetrics(registry: Registry) {
   };
 }
 
-export type AggregatorMetrics = ReturnType<typeof createAggregatorMetrics>;
+export type AggregatorMetrics = ReturnType<typeof defineMetrics>;
