@@ -104,7 +104,7 @@ export const aggregatorConfigSchema = {
       env: 'TRANSACTION_TIMEOUT_MS',
     },
     changelogRetentionSeconds: {
-      doc: 'retention.ms of the changelog when it is created, seconds; 0 = max(600, 3 × (window + grace)). Bounds restore time; an outage longer than this loses the open windows.',
+      doc: 'retention.ms of the changelog when it is created, seconds; 0 = max(300, 3 × (window + grace)). Bounds restore time; an outage longer than this loses the open windows.',
       format: 'non-negative-int',
       default: 0,
       env: 'CHANGELOG_RETENTION_SECONDS',
@@ -161,6 +161,6 @@ export function resolveOrdinal(ordinal: number, podName: string): number {
 
 /** retention.ms of the changelog: long enough for every open window, short enough to restore fast. */
 export function changelogRetentionMs(config: Pick<AggregatorConfig, 'window' | 'count'>): number {
-  const seconds = config.count.changelogRetentionSeconds || Math.max(600, 3 * (config.window.sizeSeconds + config.window.graceSeconds));
+  const seconds = config.count.changelogRetentionSeconds || Math.max(300, 3 * (config.window.sizeSeconds + config.window.graceSeconds));
   return Math.round(seconds * 1000);
 }

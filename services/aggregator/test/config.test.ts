@@ -38,7 +38,7 @@ describe('aggregator config', () => {
 
   it('sizes the changelog retention from the window unless set', () => {
     const defaults = loadAggregatorConfig({ env: { AGGREGATOR_ORDINAL: '0' } });
-    expect(changelogRetentionMs(defaults)).toBe(600_000);
+    expect(changelogRetentionMs(defaults)).toBe(300_000);
     const long = loadAggregatorConfig({ env: { AGGREGATOR_ORDINAL: '0', WINDOW_SECONDS: '3600' } });
     expect(changelogRetentionMs(long)).toBe(3 * 3610 * 1000);
     const explicit = loadAggregatorConfig({ env: { AGGREGATOR_ORDINAL: '0', CHANGELOG_RETENTION_SECONDS: '120' } });

@@ -116,6 +116,7 @@ export class CountStage {
       { 'auto.offset.reset': 'earliest' },
     );
     this.#consumer.setDefaultConsumeTimeout(this.options.pollMs);
+    kafka.returnBatchesPromptly(this.#consumer);
     this.#consumer.on('event.error', (error) => this.#log.error({ err: error }, 'consumer error'));
     this.#producer.on('event.error', (error) => this.#log.error({ err: error }, 'producer error'));
     await Promise.all([kafka.connect(this.#producer), kafka.connect(this.#consumer)]);

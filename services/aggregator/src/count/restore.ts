@@ -57,6 +57,7 @@ export async function restoreFromChangelog(options: RestoreOptions): Promise<Res
     { 'auto.offset.reset': 'earliest' },
   );
   consumer.setDefaultConsumeTimeout(200);
+  kafka.returnBatchesPromptly(consumer);
   await kafka.connect(consumer);
   let records = 0;
   let unreadable = 0;

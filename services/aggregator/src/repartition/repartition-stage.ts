@@ -6,10 +6,11 @@
  *
  * Delivery guarantee: at least once. Offsets are committed only after every forwarded record of
  * the batch was acknowledged by Kafka (idempotent producer, acks=all), so nothing is lost; after
- * a crash some visits may be forwarded twice. The commit is synchronous and retried until it
- * lands: the count stages read the committed offsets to know when every visit that arrived
- * before a window's end has been forwarded (see count/upstream-progress.ts), so a commit lost
- * in a rebalance would hold windows open until new traffic came. That is harmless because the count stage counts
+ * a crash some visits may be forwarded twice. A commit that fails (e.g. in a rebalance) is retried
+ * until it lands: the count stages read the committed offsets to know when every visit that
+ * arrived before a window's end has been forwarded (see count/upstream-progress.ts), so a lost
+ * commit would hold windows open until new traffic came. Commits are asynchronous: a synchronous
+ * one would stop the event loop, and with it the count stage, for a broker round trip. That is harmless because the count stage counts
  * distinct visit ids: a second copy is a duplicate, not a second visit. (A transaction here would
  * buy nothing the count stage does not already guarantee, and cost a commit per batch.)
  *
@@ -109,6 +110,7 @@ export class RepartitionStage {
         'fetch.wait.max.ms': 50,
         'enable.partition.eof': true,
         rebalance_cb: true,
+        offset_commit_cb: true,
       },
       { 'auto.offset.reset': 'earliest' },
     );
@@ -128,6 +130,15 @@ export class RepartitionStage {
     this.#producer.on('event.error', (error) => this.#log.error({ err: error }, 'producer error'));
     this.#consumer.on('partition.eof', ({ partition }) => this.#atEnd.add(partition));
     this.#consumer.setDefaultConsumeTimeout(100);
+    kafka.returnBatchesPromptly(this.#consumer);
+    this.#consumer.on('offset.commit', (error: kafka.LibrdKafkaError | undefined, offsets: kafka.TopicPartitionOffset[]) => {
+      if (!error) return;
+      this.#log.warn({ err: error }, 'offset commit failed; retrying');
+      // Retry unless a newer offset of the same partition is already waiting.
+      for (const { partition, offset } of offsets) {
+        if (this.#partitions.has(partition) && offset > (this.#uncommitted.get(partition) ?? -1)) this.#uncommitted.set(partition, offset);
+      }
+    });
     await Promise.all([kafka.connect(this.#producer), kafka.connect(this.#consumer)]);
     this.#consumer.subscribe([this.options.topics.visits]);
     this.#loop = this.#run();
@@ -203,16 +214,17 @@ export class RepartitionStage {
     for (const [partition, offset] of nextOffsets) this.#uncommitted.set(partition, offset);
   }
 
-  /** Commits the forwarded offsets of partitions still assigned; keeps them for a retry on failure. */
+  /** Commits the forwarded offsets of partitions still assigned; a failure puts them back (see 'offset.commit'). */
   #commit(): void {
     for (const partition of this.#uncommitted.keys()) if (!this.#partitions.has(partition)) this.#uncommitted.delete(partition);
     if (this.#uncommitted.size === 0) return;
     const offsets = [...this.#uncommitted].map(([partition, offset]) => ({ topic: this.options.topics.visits, partition, offset }));
+    this.#uncommitted.clear();
     try {
-      this.#consumer!.commitSync(offsets);
-      this.#uncommitted.clear();
+      this.#consumer!.commit(offsets);
     } catch (error) {
-      this.#log.warn({ err: error, offsets }, 'offset commit failed; retrying with the next batch');
+      this.#log.warn({ err: error }, 'offset commit refused; retrying with the next batch');
+      for (const { partition, offset } of offsets) this.#uncommitted.set(partition, offset);
     }
   }
 

@@ -52,6 +52,15 @@ export function disconnect(client: AnyClient, flushTimeoutMs = 5_000): Promise<v
   ).then(() => undefined);
 }
 
+/**
+ * Makes consume(n) return as soon as at least one record is there and the local queue is drained,
+ * instead of waiting until n records arrived or the consume timeout passed without a record: under
+ * a steady trickle the default behaviour holds a batch for seconds. The typings lack the method.
+ */
+export function returnBatchesPromptly(consumer: KafkaConsumerType): void {
+  (consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(only: boolean): void }).setDefaultIsTimeoutOnlyForFirstMessage(true);
+}
+
 /** Consumes up to `max` messages, waiting at most the consumer's consume timeout for the first. */
 export function consumeBatch(consumer: KafkaConsumerType, max: number): Promise<Message[]> {
   return callback<Message[]>((done) => consumer.consume(max, done));
