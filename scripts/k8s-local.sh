@@ -3,6 +3,8 @@
 #
 #   scripts/k8s-local.sh up          build the binaries if needed, then start etcd, kube-apiserver,
 #                                    kube-controller-manager and kube-scheduler; wait until ready
+#   scripts/k8s-local.sh up --node   the same plus a node that runs pods: containerd, runc and the
+#                                    CNI plugins from Debian, and a kubelet (root only; see below)
 #   scripts/k8s-local.sh down        stop them (SIGTERM, then SIGKILL after 30 s); data is kept
 #   scripts/k8s-local.sh reset       stop them and delete the cluster's data and certificates
 #   scripts/k8s-local.sh status      say what runs and whether the API server is ready
@@ -11,6 +13,8 @@
 #   scripts/k8s-local.sh kubectl ... run the pinned kubectl against this cluster
 #   scripts/k8s-local.sh build       only build the binaries into the cache
 #   scripts/k8s-local.sh bin         print the directory of the built binaries
+#   scripts/k8s-local.sh ctr ...     Debian's ctr against the node's containerd, namespace k8s.io
+#                                    (e.g. `ctr images import --base-name localhost/x image.tar`)
 #
 # The binaries are built once from the Go module proxy by the small module in scripts/k8s/, which
 # requires k8s.io/kubernetes at a pinned release (its staging modules replaced by their published
@@ -19,9 +23,18 @@
 # a second `up` starts in seconds. Certificates (openssl), the service-account key pair, etcd's data,
 # the logs, the pid files and the kubeconfig live in $K8S_HOME_DIR.
 #
-# There is no kubelet: objects are stored, validated, admitted and reconciled by the real
-# controllers (Deployments get ReplicaSets and Pods, Jobs get Pods, namespaces are finalized), but
-# no container runs and pods stay Pending.
+# Without --node there is no kubelet: objects are stored, validated, admitted and reconciled by the
+# real controllers (Deployments get ReplicaSets and Pods, Jobs get Pods, namespaces are finalized),
+# but no container runs and pods stay Pending.
+#
+# With --node, one node called "localhost" joins: a kubelet (built like the rest) on Debian's
+# containerd, runc and CNI plugins (installed with apt-get when missing), pods on a bridge of their
+# own (K8S_NODE_BRIDGE, K8S_POD_SUBNET), the pause image built here from scripts/k8s/pause/pause.c
+# (gcc, buildah). Nothing is pulled from a registry: images must be imported into the node's
+# containerd (the `ctr` command) and used with imagePullPolicy Never or IfNotPresent. The kubelet
+# and the API server talk over loopback (the API server reaches the kubelet by its Hostname
+# address, localhost). There is no kube-proxy and no cluster DNS: `kubectl port-forward`, logs and
+# exec work; Service names and cluster IPs do not resolve inside pods.
 #
 # Environment (all optional):
 #   K8S_HOME_DIR          state directory, default .eric/k8s
@@ -31,6 +44,9 @@
 #   K8S_SCHEDULER_PORT    kube-scheduler's https (health) port, default 16259
 #   K8S_START_TIMEOUT     seconds to wait for readiness, default 120
 #   K8S_BUILD_JOBS        parallel compile jobs of the one-time build (go build -p), default 1
+#   K8S_KUBELET_PORT      the kubelet's https port on 127.0.0.1 (--node), default 16250
+#   K8S_NODE_BRIDGE       the pods' bridge (--node), default eric0
+#   K8S_POD_SUBNET        the pods' addresses (--node), default 10.244.0.0/24
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,6 +61,9 @@ K8S_CM_PORT="${K8S_CM_PORT:-16257}"
 K8S_SCHEDULER_PORT="${K8S_SCHEDULER_PORT:-16259}"
 K8S_START_TIMEOUT="${K8S_START_TIMEOUT:-120}"
 K8S_BUILD_JOBS="${K8S_BUILD_JOBS:-1}"
+K8S_KUBELET_PORT="${K8S_KUBELET_PORT:-16250}"
+K8S_NODE_BRIDGE="${K8S_NODE_BRIDGE:-eric0}"
+K8S_POD_SUBNET="${K8S_POD_SUBNET:-10.244.0.0/24}"
 SERVICE_CIDR="10.96.0.0/16" # only allocated from: Services get cluster IPs, no traffic goes there
 SERVICE_IP="10.96.0.1"      # the "kubernetes" Service, in the API server's certificate
 
@@ -52,6 +71,10 @@ PKI="$K8S_HOME_DIR/pki"
 KUBECONFIG_FILE="$K8S_HOME_DIR/kubeconfig"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler)
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
+NODE="$K8S_HOME_DIR/node"
+NODE_NAME=localhost
+CONTAINERD_SOCK="$NODE/containerd.sock"
+PAUSE_IMAGE="localhost/eric-pause:1"
 
 say() { echo "k8s-local: $*"; }
 die() { echo "k8s-local: error: $*" >&2; exit 1; }
@@ -60,17 +83,18 @@ die() { echo "k8s-local: error: $*" >&2; exit 1; }
 
 # --- build ------------------------------------------------------------------------------------
 
-built() {
+built() { # binaries...
   local b
-  for b in "${BINARIES[@]}"; do [ -x "$BIN/$b" ] || return 1; done
+  for b in "$@"; do [ -x "$BIN/$b" ] || return 1; done
 }
 
-build() {
-  built && return 0
+# build_binaries BINARY... : go build of those commands of the module, into $BIN.
+build_binaries() {
+  built "$@" && return 0
   command -v go >/dev/null || die "Go is needed to build Kubernetes (https://go.dev/dl/)"
-  say "building Kubernetes $K8S_VERSION (kube-apiserver, kube-controller-manager, kube-scheduler, kubectl) and etcd"
-  say "from the Go module proxy into ${BIN#"$ROOT"/} (once; long on two cores, at the lowest CPU priority)"
-  local ldflags="-s -w" pkg minor
+  say "building $* (Kubernetes $K8S_VERSION) from the Go module proxy into ${BIN#"$ROOT"/}"
+  say "(once; long on two cores, at the lowest CPU priority)"
+  local ldflags="-s -w" pkg minor b packages=()
   minor="$(echo "$K8S_VERSION" | cut -d. -f2)"
   # The version stamps of Kubernetes' own build (hack/lib/version.sh): the API server reports them
   # at /version, and Helm checks a chart's kubeVersion against that.
@@ -78,21 +102,23 @@ build() {
     ldflags="$ldflags -X $pkg.gitVersion=$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor"
     ldflags="$ldflags -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
+  for b in "$@"; do
+    if [ "$b" = etcd ]; then packages+=(./cmd/etcd); else packages+=("k8s.io/kubernetes/cmd/$b"); fi
+  done
   local scratch
   mkdir -p "$(dirname "$BIN")"
   scratch="$(mktemp -d "$(dirname "$BIN")/build.XXXXXX")"
   local started=$SECONDS
   (cd "$MODULE" && nice -n 19 env CGO_ENABLED=0 GOFLAGS="-buildvcs=false -mod=readonly" \
-    go build -p "$K8S_BUILD_JOBS" -trimpath -ldflags "$ldflags" -o "$scratch/" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl ./cmd/etcd) \
+    go build -p "$K8S_BUILD_JOBS" -trimpath -ldflags "$ldflags" -o "$scratch/" "${packages[@]}") \
     || { rm -rf "$scratch"; die "the build failed"; }
   mkdir -p "$BIN"
-  local b
-  for b in "${BINARIES[@]}"; do mv "$scratch/$b" "$BIN/$b"; done
+  for b in "$@"; do mv "$scratch/$b" "$BIN/$b"; done
   rmdir "$scratch"
   say "built in $((SECONDS - started)) s"
 }
+
+build() { build_binaries "${BINARIES[@]}"; }
 
 # --- certificates -----------------------------------------------------------------------------
 
@@ -132,6 +158,7 @@ pki() {
   cert controller-manager "/CN=system:kube-controller-manager" "$client"
   cert scheduler "/CN=system:kube-scheduler" "$client"
   cert apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "$client"
+  cert node "/O=system:nodes/CN=system:node:$NODE_NAME" "$client"
   if [ ! -f "$PKI/sa.key" ]; then
     openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
     openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -172,8 +199,12 @@ running_pid() { # component
   pid="$(cat "$file")"
   kill -0 "$pid" 2>/dev/null || return 1
   # The pid could have been reused by an unrelated process.
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "^$BIN/$1 " || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "^$(executable "$1") " || return 1
   echo "$pid"
+}
+
+executable() { # component
+  if [ "$1" = containerd ]; then command -v containerd; else echo "$BIN/$1"; fi
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -184,7 +215,7 @@ launch() { # component port args...
   if running_pid "$name" >/dev/null; then return 0; fi
   port_in_use "$port" && die "port $port (for $name) is taken by another program: set the K8S_*_PORT variables"
   say "starting $name on 127.0.0.1:$port (log: ${K8S_HOME_DIR#"$ROOT"/}/$name.log)"
-  setsid "$BIN/$name" "$@" >>"$K8S_HOME_DIR/$name.log" 2>&1 </dev/null &
+  setsid "$(executable "$name")" "$@" >>"$K8S_HOME_DIR/$name.log" 2>&1 </dev/null &
   echo $! >"$K8S_HOME_DIR/$name.pid"
 }
 
@@ -217,6 +248,7 @@ up() {
   kubeconfig "$KUBECONFIG_FILE" admin
   kubeconfig "$K8S_HOME_DIR/controller-manager.kubeconfig" controller-manager
   kubeconfig "$K8S_HOME_DIR/scheduler.kubeconfig" scheduler
+  kubeconfig "$K8S_HOME_DIR/node.kubeconfig" node
   local started=$SECONDS component
 
   component=etcd
@@ -238,6 +270,7 @@ up() {
     --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
     --client-ca-file "$PKI/ca.crt" \
     --kubelet-client-certificate "$PKI/apiserver-kubelet-client.crt" --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types Hostname \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
     --service-cluster-ip-range "$SERVICE_CIDR" \
@@ -279,6 +312,146 @@ up() {
   say "export KUBECONFIG=$KUBECONFIG_FILE  (kubectl: $BIN/kubectl)"
 }
 
+# --- the node (--node) ------------------------------------------------------------------------
+
+node_packages() {
+  local missing=()
+  command -v containerd >/dev/null || missing+=(containerd)
+  command -v runc >/dev/null || missing+=(runc)
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+  command -v buildah >/dev/null || missing+=(buildah)
+  command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  command -v apt-get >/dev/null || die "the node needs: ${missing[*]} (Debian package names)"
+  say "installing Debian's ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ctr_k8s() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
+
+# The pause image, built once: a static binary in an image of its own (buildah, no registry).
+pause_image() {
+  local archive="$BIN/../images/eric-pause-1.tar"
+  if [ ! -f "$archive" ]; then
+    say "building the pause image ($PAUSE_IMAGE) with gcc and buildah"
+    mkdir -p "$(dirname "$archive")"
+    local work container
+    work="$(mktemp -d)"
+    gcc -static -Os -o "$work/pause" "$MODULE/pause/pause.c"
+    strip "$work/pause"
+    container="$(buildah from scratch)"
+    buildah copy "$container" "$work/pause" /pause >/dev/null
+    buildah config --entrypoint '["/pause"]' --user 65535:65535 "$container"
+    buildah commit -q "$container" "$PAUSE_IMAGE" >/dev/null
+    buildah rm "$container" >/dev/null
+    buildah push -q "$PAUSE_IMAGE" "oci-archive:$archive.part:$PAUSE_IMAGE"
+    mv "$archive.part" "$archive"
+    rm -rf "$work"
+  fi
+  ctr_k8s images import --base-name "${PAUSE_IMAGE%:*}" "$archive" >/dev/null
+}
+
+node_up() {
+  [ "$(id -u)" -eq 0 ] || die "the node (containerd, kubelet) needs root"
+  node_packages
+  build_binaries kubelet
+  mkdir -p "$NODE/cni"
+  # restrict_oom_score_adj: where a process may not lower its OOM score (no CAP_SYS_RESOURCE, as
+  # in some sandboxes), runc fails to start any container ("can't get final child's PID from pipe:
+  # EOF"); with it, containers get a score no lower than containerd's own.
+  cat >"$NODE/containerd.toml" <<TOML
+version = 2
+root = "$NODE/containerd/root"
+state = "$NODE/containerd/state"
+[grpc]
+  address = "$CONTAINERD_SOCK"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$NODE/cni"
+TOML
+  cat >"$NODE/cni/10-eric.conflist" <<JSON
+{
+  "cniVersion": "0.4.0",
+  "name": "eric",
+  "plugins": [
+    {"type": "bridge", "bridge": "$K8S_NODE_BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$K8S_POD_SUBNET"}]], "dataDir": "$NODE/cni-ipam"}},
+    {"type": "loopback"}
+  ]
+}
+JSON
+  cat >"$NODE/kubelet.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: 127.0.0.1
+port: $K8S_KUBELET_PORT
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: $((K8S_KUBELET_PORT - 2))
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: "$PKI/ca.crt"}
+authorization: {mode: Webhook}
+cgroupDriver: cgroupfs
+containerRuntimeEndpoint: "unix://$CONTAINERD_SOCK"
+failSwapOn: false
+clusterDomain: cluster.local
+resolvConf: /etc/resolv.conf
+# A development machine's disk and memory are shared: evict only when nearly nothing is left.
+evictionHard: {memory.available: "200Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+YAML
+  local component=containerd
+  if ! running_pid containerd >/dev/null; then
+    say "starting containerd (socket ${CONTAINERD_SOCK#"$ROOT"/})"
+    setsid "$(executable containerd)" --config "$NODE/containerd.toml" >>"$K8S_HOME_DIR/containerd.log" 2>&1 </dev/null &
+    echo $! >"$K8S_HOME_DIR/containerd.pid"
+  fi
+  wait_for containerd ctr_k8s version
+  pause_image
+  component=kubelet
+  # Node name "localhost": the API server reaches the kubelet by its Hostname address
+  # (--kubelet-preferred-address-types Hostname), so on loopback.
+  launch kubelet "$K8S_KUBELET_PORT" --config "$NODE/kubelet.yaml" --kubeconfig "$K8S_HOME_DIR/node.kubeconfig" \
+    --root-dir "$NODE/kubelet" --cert-dir "$NODE/kubelet-pki" --hostname-override "$NODE_NAME"
+  wait_for "node $NODE_NAME Ready" kctl wait --for condition=Ready "node/$NODE_NAME" --timeout 5s
+  kctl uncordon "$NODE_NAME" >/dev/null
+  say "node $NODE_NAME ready: pods run (images: scripts/k8s-local.sh ctr images import ...)"
+}
+
+# Pods are stopped through the kubelet (so that their network and mounts are torn down), then the
+# kubelet and containerd; what a crash may leave (mounts under the node's directory) is unmounted.
+node_down() {
+  if running_pid kubelet >/dev/null && api_get /readyz >/dev/null 2>&1; then
+    say "stopping the pods on node $NODE_NAME"
+    kctl cordon "$NODE_NAME" >/dev/null 2>&1 || true
+    kctl delete pods --all-namespaces --field-selector "spec.nodeName=$NODE_NAME" \
+      --grace-period 5 --wait --timeout 120s >/dev/null 2>&1 || true
+  fi
+  stop_one kubelet
+  if running_pid containerd >/dev/null; then
+    local task
+    for task in $(ctr_k8s tasks ls -q 2>/dev/null); do ctr_k8s tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true; done
+  fi
+  stop_one containerd
+  if [ -d "$NODE" ]; then
+    awk -v node="$NODE/" 'index($5, node) == 1 { print $5 }' /proc/self/mountinfo | sort -r | while read -r mount; do
+      umount -l "$mount" 2>/dev/null || true
+    done
+  fi
+}
+
 stop_one() { # component
   local pid
   pid="$(running_pid "$1")" || { rm -f "$K8S_HOME_DIR/$1.pid"; return 0; }
@@ -298,6 +471,7 @@ stop_one() { # component
 }
 
 down() {
+  node_down
   local i
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_one "${COMPONENTS[$i]}"; done
 }
@@ -306,6 +480,9 @@ status() {
   local name pid all=0
   for name in "${COMPONENTS[@]}"; do
     if pid="$(running_pid "$name")"; then echo "$name: running (pid $pid)"; else echo "$name: stopped"; all=1; fi
+  done
+  for name in containerd kubelet; do
+    if pid="$(running_pid "$name")"; then echo "$name: running (pid $pid)"; fi
   done
   if [ -f "$PKI/admin.crt" ] && api_get /readyz >/dev/null 2>&1; then
     echo "kube-apiserver: ready at https://127.0.0.1:$K8S_API_PORT (Kubernetes $K8S_VERSION)"
@@ -318,14 +495,27 @@ status() {
 }
 
 case "${1:-}" in
-  up) up ;;
+  up)
+    up
+    if [ "${2:-}" = --node ]; then node_up; fi
+    ;;
   down | stop) down ;;
-  reset) down; rm -rf "$K8S_HOME_DIR"; say "deleted $K8S_HOME_DIR" ;;
+  reset)
+    had_node=0
+    [ -d "$NODE" ] && had_node=1
+    down
+    rm -rf "$K8S_HOME_DIR"
+    say "deleted $K8S_HOME_DIR"
+    if [ $had_node = 1 ] && [ -e "/sys/class/net/$K8S_NODE_BRIDGE" ]; then
+      ip link delete "$K8S_NODE_BRIDGE" && say "deleted the pods' bridge $K8S_NODE_BRIDGE"
+    fi
+    ;;
   status) status ;;
   kubeconfig) echo "$KUBECONFIG_FILE" ;;
   env) echo "export KUBECONFIG=$KUBECONFIG_FILE"; echo "export PATH=$BIN:\$PATH" ;;
-  kubectl) shift; built || die "not built yet: run scripts/k8s-local.sh up"; kctl "$@" ;;
+  kubectl) shift; built kubectl || die "not built yet: run scripts/k8s-local.sh up"; kctl "$@" ;;
   build) build ;;
   bin) echo "$BIN" ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  ctr) shift; ctr_k8s "$@" ;;
+  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
