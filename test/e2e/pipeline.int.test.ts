@@ -118,7 +118,9 @@ describe('the whole pipeline', { timeout: 150_000 }, () => {
 
   it('recovers by itself from a broker stopped and restarted while traffic flows, losing nothing acknowledged', async () => {
     // A private broker: stopping the shared test broker would disturb other test files.
-    const env = { ...process.env, KAFKA_PORT: '19692', KAFKA_HOME_DIR: `${repositoryRoot}.eric/kafka-e2e-outage` };
+    // Next to the test broker's port, so that two checkouts testing at once do not collide.
+    const port = Number(process.env.ERIC_TEST_KAFKA_PORT ?? 19092) + 600;
+    const env = { ...process.env, KAFKA_PORT: String(port), KAFKA_HOME_DIR: `${repositoryRoot}.eric/kafka-e2e-outage` };
     delete env.KAFKA_BROKERS;
     const kafka = (command: string) => execFileSync('bash', [`${repositoryRoot}scripts/kafka.sh`, command], { env, stdio: 'inherit' });
     kafka('reset');
@@ -126,7 +128,7 @@ describe('the whole pipeline', { timeout: 150_000 }, () => {
     try {
       // A longer grace: visits the producer could not write during the outage are retried after
       // it, with their original timestamps.
-      const { pipeline: p, client: c } = await startPipeline(4, { brokers: '127.0.0.1:19692', graceSeconds: 20 });
+      const { pipeline: p, client: c } = await startPipeline(4, { brokers: `127.0.0.1:${port}`, graceSeconds: 20 });
       const traffic = new Traffic(p);
       traffic.start();
       await sleep(2500);
@@ -136,7 +138,7 @@ describe('the whole pipeline', { timeout: 150_000 }, () => {
       await Promise.all([...p.aggregators, p.gateway, p.producer].map((service) => service.ready(90_000)));
       await sleep(3000);
       await traffic.stop();
-      await expectExactFinals(p, c, traffic.acknowledged, testKafkaSettings('127.0.0.1:19692'));
+      await expectExactFinals(p, c, traffic.acknowledged, testKafkaSettings(`127.0.0.1:${port}`));
     } finally {
       client?.close();
       await pipeline?.stop();

@@ -17,7 +17,8 @@ import { createProducerMetrics } from '../src/metrics.js';
 import { VisitWriter } from '../src/visit-writer.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const PRIVATE_PORT = 19392;
+// Next to the test broker's port, so that two checkouts testing at once do not collide.
+const PRIVATE_PORT = Number(process.env.ERIC_TEST_KAFKA_PORT ?? 19092) + 300;
 const privateBroker = `127.0.0.1:${PRIVATE_PORT}`;
 const brokerEnv: NodeJS.ProcessEnv = {
   ...process.env,
