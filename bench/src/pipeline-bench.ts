@@ -34,7 +34,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { kafka, rdkafkaConnectionConfig } from '@eric/shared';
-import { testKafkaSettings, uniqueName } from '@eric/shared/testing';
+import { testKafkaSettings, uniqueName, isolatedRunEnv } from '@eric/shared/testing';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const env = process.env;
@@ -251,12 +251,7 @@ function table(headers: string[], rows: Array<Array<string | number>>): void {
 const prefix = uniqueName('bench-pipeline');
 mkdirSync(LOGS, { recursive: true });
 const common = {
-  APPLICATION_ID: prefix,
-  TOPIC_VISITS: `${prefix}-visits`,
-  TOPIC_REPARTITION: `${prefix}-repartition`,
-  TOPIC_CHANGELOG: `${prefix}-changelog`,
-  TOPIC_ACTIVE_VISITORS: `${prefix}-active-visitors`,
-  TOPIC_DEAD_LETTER: `${prefix}-dead-letter`,
+  ...isolatedRunEnv(prefix),
   PARTITIONS: String(P),
   VISITS_PARTITIONS: String(VISITS_PARTITIONS),
   WINDOW_SECONDS: String(WINDOW),

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TopicAdmin } from '@eric/shared';
-import { produceRecords, readRecords, testKafkaSettings, uniqueName } from '@eric/shared/testing';
+import { produceRecords, readRecords, testKafkaSettings, uniqueName, isolatedRunEnv } from '@eric/shared/testing';
 import { AggregatorProcess, buildAggregator, sleep } from './support/aggregator-process.js';
 import { expectedFinals, finalKey, type ModelVisit } from './support/model.js';
 import { finalsOf, waitForFinals } from './support/results.js';
@@ -16,12 +16,7 @@ const GRACE = 1;
 function topicEnv(prefix: string) {
   return {
     KAFKA_BROKERS: settings.brokers,
-    APPLICATION_ID: prefix,
-    TOPIC_VISITS: `${prefix}-visits`,
-    TOPIC_REPARTITION: `${prefix}-repartition`,
-    TOPIC_CHANGELOG: `${prefix}-changelog`,
-    TOPIC_ACTIVE_VISITORS: `${prefix}-active-visitors`,
-    TOPIC_DEAD_LETTER: `${prefix}-dead-letter`,
+    ...isolatedRunEnv(prefix),
     WINDOW_SECONDS: String(SIZE),
     GRACE_SECONDS: String(GRACE),
     PARTITIONS: '2',

@@ -4,7 +4,7 @@
  */
 import { describe, expect, inject, it } from 'vitest';
 import { TopicAdmin, kafka, rdkafkaConnectionConfig } from '@eric/shared';
-import { produceRecords, testKafkaSettings, uniqueName } from '@eric/shared/testing';
+import { produceRecords, testKafkaSettings, uniqueName, isolatedRunEnv } from '@eric/shared/testing';
 import { AggregatorProcess, buildAggregator, sleep } from './support/aggregator-process.js';
 import { expectedFinals, type ModelVisit } from './support/model.js';
 import { finalsOf, readResults, waitForFinals } from './support/results.js';
@@ -16,12 +16,7 @@ const GRACE = 5;
 function env(prefix: string, partitions: number) {
   return {
     KAFKA_BROKERS: settings.brokers,
-    APPLICATION_ID: prefix,
-    TOPIC_VISITS: `${prefix}-visits`,
-    TOPIC_REPARTITION: `${prefix}-repartition`,
-    TOPIC_CHANGELOG: `${prefix}-changelog`,
-    TOPIC_ACTIVE_VISITORS: `${prefix}-active-visitors`,
-    TOPIC_DEAD_LETTER: `${prefix}-dead-letter`,
+    ...isolatedRunEnv(prefix),
     WINDOW_SECONDS: String(SIZE),
     GRACE_SECONDS: String(GRACE),
     PARTITIONS: String(partitions),

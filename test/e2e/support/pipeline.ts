@@ -3,7 +3,7 @@
  * processes on a real broker, with unique topic names so runs never mix.
  */
 import { ServiceProcess, buildService, sleep } from '@eric/shared/testing/process';
-import { uniqueName } from '@eric/shared/testing';
+import { isolatedRunEnv, uniqueName } from '@eric/shared/testing';
 
 export interface PipelineOptions {
   brokers: string;
@@ -37,12 +37,7 @@ export class Pipeline {
   env(): Record<string, string> {
     return {
       KAFKA_BROKERS: this.options.brokers,
-      APPLICATION_ID: this.prefix,
-      TOPIC_VISITS: `${this.prefix}-visits`,
-      TOPIC_REPARTITION: `${this.prefix}-repartition`,
-      TOPIC_CHANGELOG: `${this.prefix}-changelog`,
-      TOPIC_ACTIVE_VISITORS: `${this.prefix}-active-visitors`,
-      TOPIC_DEAD_LETTER: `${this.prefix}-dead-letter`,
+      ...isolatedRunEnv(this.prefix),
       WINDOW_SECONDS: String(this.options.windowSeconds),
       GRACE_SECONDS: String(this.options.graceSeconds),
       PARTITIONS: String(this.partitions),

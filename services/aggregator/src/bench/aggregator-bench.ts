@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { TopicAdmin, kafka, rdkafkaConnectionConfig, visitsTopicSpec } from '@eric/shared';
-import { testKafkaSettings, uniqueName } from '@eric/shared/testing';
+import { testKafkaSettings, uniqueName, isolatedRunEnv } from '@eric/shared/testing';
 import { idRecord } from '../count/changelog.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -120,12 +120,7 @@ class Aggregator {
 
 function topicsEnv(prefix: string, partitions: number) {
   return {
-    APPLICATION_ID: prefix,
-    TOPIC_VISITS: `${prefix}-visits`,
-    TOPIC_REPARTITION: `${prefix}-repartition`,
-    TOPIC_CHANGELOG: `${prefix}-changelog`,
-    TOPIC_ACTIVE_VISITORS: `${prefix}-active-visitors`,
-    TOPIC_DEAD_LETTER: `${prefix}-dead-letter`,
+    ...isolatedRunEnv(prefix),
     PARTITIONS: String(partitions),
     VISITS_PARTITIONS: '4',
   };

@@ -93,3 +93,18 @@ export async function readRecords(settings: KafkaSettings, topic: string, option
   }
   return records;
 }
+
+/**
+ * The environment that gives a run of Eric its own consumer groups, transactional ids and
+ * topics, all named after `prefix`, so that runs on one broker never mix.
+ */
+export function isolatedRunEnv(prefix: string): Record<string, string> {
+  return {
+    APPLICATION_ID: prefix,
+    TOPIC_VISITS: `${prefix}-visits`,
+    TOPIC_REPARTITION: `${prefix}-repartition`,
+    TOPIC_CHANGELOG: `${prefix}-changelog`,
+    TOPIC_ACTIVE_VISITORS: `${prefix}-active-visitors`,
+    TOPIC_DEAD_LETTER: `${prefix}-dead-letter`,
+  };
+}
