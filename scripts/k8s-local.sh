@@ -47,6 +47,7 @@
 #   K8S_KUBELET_PORT      the kubelet's https port on 127.0.0.1 (--node), default 16250
 #   K8S_NODE_BRIDGE       the pods' bridge (--node), default eric0
 #   K8S_POD_SUBNET        the pods' addresses (--node), default 10.244.0.0/24
+#   K8S_NODE_TAINT        a taint the node registers with (--node), key=value:Effect; default none
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -64,6 +65,7 @@ K8S_BUILD_JOBS="${K8S_BUILD_JOBS:-1}"
 K8S_KUBELET_PORT="${K8S_KUBELET_PORT:-16250}"
 K8S_NODE_BRIDGE="${K8S_NODE_BRIDGE:-eric0}"
 K8S_POD_SUBNET="${K8S_POD_SUBNET:-10.244.0.0/24}"
+K8S_NODE_TAINT="${K8S_NODE_TAINT:-}"
 SERVICE_CIDR="10.96.0.0/16" # only allocated from: Services get cluster IPs, no traffic goes there
 SERVICE_IP="10.96.0.1"      # the "kubernetes" Service, in the API server's certificate
 
@@ -412,6 +414,10 @@ evictionHard: {memory.available: "200Mi", nodefs.available: "1%", imagefs.availa
 imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 YAML
+  if [ -n "$K8S_NODE_TAINT" ]; then
+    local key="${K8S_NODE_TAINT%%:*}" effect="${K8S_NODE_TAINT##*:}"
+    printf 'registerWithTaints:\n  - {key: "%s", value: "%s", effect: "%s"}\n' "${key%%=*}" "${key#*=}" "$effect" >>"$NODE/kubelet.yaml"
+  fi
   local component=containerd
   if ! running_pid containerd >/dev/null; then
     say "starting containerd (socket ${CONTAINERD_SOCK#"$ROOT"/})"

@@ -43,7 +43,10 @@ beforeAll(async () => {
   ) as { Dir: string };
   for (const crd of ['servicemonitors', 'prometheusrules']) {
     await kubectl(['apply', '--server-side', '-f', join(download.Dir, `example/prometheus-operator-crd/monitoring.coreos.com_${crd}.yaml`)]);
-    await kubectl(['wait', '--for', 'condition=Established', `crd/${crd}.monitoring.coreos.com`, '--timeout=60s']);
+    await eventually(`CRD ${crd} established`, async () => {
+      const live = await kubectlJson<{ status?: { conditions?: { type: string; status: string }[] } }>(['get', 'crd', `${crd}.monitoring.coreos.com`]);
+      return live.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ? true : undefined;
+    });
   }
   await kubectl(['apply', '-f', '-'], 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: monitoring\n');
 });
