@@ -161,6 +161,14 @@ export class CountStage {
     const { partition, topics, metrics } = this.options;
     this.#phase = 'restoring';
     this.store.clear();
+    // The last commit says where to resume the input, and, in its metadata, where the records
+    // of the windows then open begin in the changelog and what the close clock was.
+    const consumer = this.#consumer!;
+    const [committed] = await kafka.callback<Array<{ offset: number; metadata?: string | null }>>((done) =>
+      consumer.committed([{ topic: topics.repartition, partition }], OP_TIMEOUT_MS, done),
+    );
+    const checkpoint = parseCheckpoint(committed?.metadata);
+    if (checkpoint) this.clock.restore(checkpoint.closeClock);
     const result = await restoreFromChangelog({
       settings: this.options.settings,
       topic: topics.changelog,
@@ -169,26 +177,24 @@ export class CountStage {
       store: this.store,
       clock: this.clock,
       logger: this.#log,
+      from: checkpoint?.restoreFrom,
       onProgress: (progress) => {
-        metrics.restoreRecords.inc(progress.read - this.#restore.read);
+        metrics.restoreRecords.inc(Math.max(0, progress.read - this.#restore.read));
         metrics.restoreRemaining.set(progress.total - progress.read);
         this.#restore = progress;
       },
     });
+    this.#restore = { read: 0, total: 0 };
     metrics.restoreSeconds.set(result.seconds);
     metrics.restoreRemaining.set(0);
     this.#updateStateGauges();
 
-    const consumer = this.#consumer!;
-    const [committed] = await kafka.callback<Array<{ offset: number }>>((done) =>
-      consumer.committed([{ topic: topics.repartition, partition }], OP_TIMEOUT_MS, done),
-    );
     // A negative offset means "nothing committed yet": start at the beginning of the partition.
     const offset = committed && committed.offset >= 0 ? committed.offset : 0;
     consumer.unassign();
     consumer.assign([{ topic: topics.repartition, partition, offset }]);
     this.#nextOffset = offset;
-    this.#log.info({ offset, closeClock: this.clock.value }, 'resuming input after the committed offset');
+    this.#log.info({ offset, closeClock: this.clock.value, restoreFrom: checkpoint?.restoreFrom ?? null }, 'resuming input after the committed offset');
   }
 
   async #run(): Promise<void> {
@@ -283,14 +289,14 @@ export class CountStage {
         const clockRecord = closeClockRecord(this.clock.value);
         producer.produce(topics.changelog, partition, clockRecord.value, clockRecord.key);
       }
-      if (messages.length > 0) {
-        await kafka.transactions.sendOffsets(
-          producer,
-          [{ topic: topics.repartition, partition, offset: this.#nextOffset }],
-          this.#consumer!,
-          OP_TIMEOUT_MS,
-        );
-      }
+      // Always, even when no input was read: the metadata is the restore checkpoint.
+      const metadata = JSON.stringify({ restore_from: this.store.restoreFrom(), close_clock: this.clock.value } satisfies CheckpointJson);
+      await kafka.transactions.sendOffsets(
+        producer,
+        [{ topic: topics.repartition, partition, offset: this.#nextOffset, metadata } as kafka.TopicPartitionOffset],
+        this.#consumer!,
+        OP_TIMEOUT_MS,
+      );
       await this.#commit();
     } catch (error) {
       if (kafka.isFatal(error) || isFenced(error)) throw error;
@@ -298,6 +304,7 @@ export class CountStage {
       return;
     }
 
+    if (changelog.length > 0 || closed.length > 0) await this.#advanceChangelogPosition();
     const committedAt = this.#now();
     metrics.transactionSeconds.observe(Number(process.hrtime.bigint() - commitStarted) / 1e9);
     metrics.batchSize.observe(messages.length);
@@ -336,6 +343,20 @@ export class CountStage {
     } catch (error) {
       this.#log.warn({ err: error }, 'could not check the repartition progress; windows wait for stream time');
       return false;
+    }
+  }
+
+  /** After a commit: later changelog records get offsets at or above the high watermark. */
+  async #advanceChangelogPosition(): Promise<void> {
+    const { topics, partition } = this.options;
+    try {
+      const { highOffset } = await kafka.callback<{ highOffset: number }>((done) =>
+        this.#consumer!.queryWatermarkOffsets(topics.changelog, partition, OP_TIMEOUT_MS, done),
+      );
+      this.store.changelogPosition = Math.max(this.store.changelogPosition, highOffset);
+    } catch (error) {
+      // Keeping the older position is safe: a restore then just reads a little more.
+      this.#log.warn({ err: error }, 'could not read the changelog position');
     }
   }
 
@@ -392,6 +413,23 @@ export class CountStage {
   #updateStateGauges(): void {
     this.options.metrics.stateWindows.set(this.store.windowCount);
     this.options.metrics.stateIds.set(this.store.idCount);
+  }
+}
+
+interface CheckpointJson {
+  restore_from: number;
+  close_clock: number;
+}
+
+/** The restore checkpoint stored as the metadata of the committed input offset, if any. */
+function parseCheckpoint(metadata: string | null | undefined): { restoreFrom: number; closeClock: number } | undefined {
+  if (!metadata) return undefined;
+  try {
+    const { restore_from, close_clock } = JSON.parse(metadata) as Partial<CheckpointJson>;
+    if (typeof restore_from !== 'number' || restore_from < 0) return undefined;
+    return { restoreFrom: restore_from, closeClock: typeof close_clock === 'number' ? close_clock : Number.NEGATIVE_INFINITY };
+  } catch {
+    return undefined;
   }
 }
 

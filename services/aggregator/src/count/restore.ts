@@ -34,6 +34,8 @@ export interface RestoreOptions {
   logger: Logger;
   onProgress?: (progress: RestoreProgress) => void;
   batchSize?: number;
+  /** The changelog offset where the records of the windows open at the last commit begin. */
+  from?: number;
 }
 
 export async function restoreFromChangelog(options: RestoreOptions): Promise<RestoreResult> {
@@ -65,19 +67,22 @@ export async function restoreFromChangelog(options: RestoreOptions): Promise<Res
     const { lowOffset, highOffset } = await kafka.callback<{ lowOffset: number; highOffset: number }>((done) =>
       consumer.queryWatermarkOffsets(topic, partition, 10_000, done),
     );
-    const total = Math.max(0, highOffset - lowOffset);
-    logger.info({ topic, partition, lowOffset, highOffset, total }, 'restoring state from the changelog');
+    // Records before `from` belong to windows that were closed at the last commit: skip them.
+    const start = Math.min(Math.max(lowOffset, options.from ?? 0), highOffset);
+    const total = Math.max(0, highOffset - start);
+    logger.info({ topic, partition, lowOffset, start, highOffset, total }, 'restoring state from the changelog');
     options.onProgress?.({ read: 0, total });
     if (total > 0) {
       let reachedEnd = false;
       consumer.on('partition.eof', (eof) => {
         if (eof.partition === partition && eof.offset >= highOffset) reachedEnd = true;
       });
-      consumer.assign([{ topic, partition, offset: lowOffset }]);
+      consumer.assign([{ topic, partition, offset: start }]);
       let lastLog = Date.now();
       while (!reachedEnd) {
         const batch = await kafka.consumeBatch(consumer, options.batchSize ?? 50_000);
         for (const message of batch) {
+          store.changelogPosition = message.offset;
           const entry = decodeChangelogRecord(message.key, message.value);
           if (entry.kind === 'id') store.insert(entry.window, entry.id);
           else if (entry.kind === 'close-clock') clock.restore(entry.closeClock);
@@ -92,6 +97,7 @@ export async function restoreFromChangelog(options: RestoreOptions): Promise<Res
         }
       }
     }
+    store.changelogPosition = highOffset;
   } finally {
     await kafka.disconnect(consumer);
   }

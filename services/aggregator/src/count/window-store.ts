@@ -12,6 +12,8 @@ export interface OpenWindow extends WindowKey {
   ids: Set<string>;
   /** Whether the count changed since the last provisional result. */
   changed: boolean;
+  /** A changelog offset at or before this window's first changelog record (see restoreFrom). */
+  since: number;
 }
 
 export type AddOutcome = 'counted' | 'duplicate' | 'late';
@@ -26,6 +28,11 @@ export interface VisitLike {
 export class WindowStore {
   readonly #windows = new Map<string, OpenWindow>();
   #idCount = 0;
+  /**
+   * The changelog offset that new windows are stamped with (`since`): the caller keeps it at or
+   * below the offset the next changelog records will get.
+   */
+  changelogPosition = 0;
 
   constructor(readonly spec: WindowSpec) {}
 
@@ -54,7 +61,7 @@ export class WindowStore {
     const mapKey = encodeWindowKey(key);
     let window = this.#windows.get(mapKey);
     if (!window) {
-      window = { ...key, ids: new Set(), changed: false };
+      window = { ...key, ids: new Set(), changed: false, since: this.changelogPosition };
       this.#windows.set(mapKey, window);
     }
     if (window.ids.has(id)) return false;
@@ -87,6 +94,16 @@ export class WindowStore {
       }
     }
     return changed;
+  }
+
+  /**
+   * Where a restore can start reading the changelog: at or before the first record of every open
+   * window. Everything before it belongs to closed windows.
+   */
+  restoreFrom(): number {
+    let from = this.changelogPosition;
+    for (const window of this.#windows.values()) from = Math.min(from, window.since);
+    return from;
   }
 
   /** The earliest close time of any open window, or Infinity: when the next final is due. */
