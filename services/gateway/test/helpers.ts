@@ -4,8 +4,8 @@
  */
 import type { AddressInfo } from 'node:net';
 import { inject } from 'vitest';
-import { TopicAdmin, createLogger, kafka, rdkafkaConnectionConfig, type KafkaSettings, type WindowResult } from '@eric/shared';
-import { testKafkaSettings, uniqueName } from '@eric/shared/testing';
+import { TopicAdmin, createLogger, type KafkaSettings, type WindowResult } from '@eric/shared';
+import { produceRecords, testKafkaSettings, uniqueName } from '@eric/shared/testing';
 import { loadGatewayConfig } from '../src/config.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
 
@@ -67,27 +67,13 @@ export function windowResult(overrides: Partial<WindowResult> = {}): WindowResul
 
 /** Writes values to partition 0 of `topic`, with explicit record timestamps when given (ms). */
 export async function produce(topic: string, records: Array<WindowResult | string | { value: WindowResult | string; timestampMs: number }>): Promise<void> {
-  const producer = new kafka.Producer({ ...rdkafkaConnectionConfig(settings), dr_cb: true, 'linger.ms': 5, 'queue.buffering.max.messages': 1_000_000 });
-  let pending = records.length;
-  const acked = new Promise<void>((resolve, reject) => {
-    if (pending === 0) resolve();
-    producer.on('delivery-report', (err) => {
-      if (err) reject(err);
-      else if (--pending === 0) resolve();
-    });
-  });
-  producer.setPollInterval(10);
-  await kafka.connect(producer);
-  try {
-    for (const record of records) {
+  await produceRecords(
+    settings,
+    topic,
+    records.map((record) => {
       const { value, timestampMs } = typeof record === 'object' && 'timestampMs' in record ? record : { value: record, timestampMs: Date.now() };
-      const text = typeof value === 'string' ? value : JSON.stringify(value);
-      producer.produce(topic, 0, Buffer.from(text), null, timestampMs);
-    }
-    await kafka.flush(producer);
-    await acked;
-  } finally {
-    await kafka.disconnect(producer);
-  }
+      return { value: typeof value === 'string' ? value : JSON.stringify(value), partition: 0, timestampMs };
+    }),
+  );
 }
 

@@ -29,6 +29,8 @@ export interface OutgoingRecord {
   key?: string | null;
   partition?: number;
   headers?: MessageHeader[];
+  /** Record timestamp, ms; default now. */
+  timestampMs?: number;
 }
 
 /** Produces the records and resolves when the broker acknowledged all of them. */
@@ -47,7 +49,7 @@ export async function produceRecords(settings: KafkaSettings, topic: string, rec
   try {
     for (const record of records) {
       const value = record.value === null ? null : Buffer.isBuffer(record.value) ? record.value : Buffer.from(record.value);
-      producer.produce(topic, record.partition ?? null, value, record.key ?? null, Date.now(), undefined, record.headers);
+      producer.produce(topic, record.partition ?? null, value, record.key ?? null, record.timestampMs ?? Date.now(), undefined, record.headers);
     }
     await flush(producer);
     await acked;
