@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parse } from 'yaml';
+import { isolatedRunEnv } from '@eric/shared/testing';
 import { chartDir, cluster, command, deleteNamespace, eventually, helm, kubectl, objectsOf, root, uniqueNamespace } from './cluster.js';
 
 const brokers = inject('kafkaBrokers');
@@ -96,18 +97,13 @@ describe('the aggregator topology check on a real API server', () => {
   function aggregatorEnv(prefix: string, p: number): Record<string, string> {
     return {
       KAFKA_BROKERS: brokers,
-      APPLICATION_ID: prefix,
+      ...isolatedRunEnv(prefix),
       AGGREGATOR_ORDINAL: '0',
       PARTITIONS: String(p),
       KUBERNETES_CHECK: 'on',
       KUBECONFIG: tokenKubeconfig,
       STATEFULSET_NAME: statefulSet,
       POD_NAMESPACE: namespace,
-      TOPIC_VISITS: `${prefix}-visits`,
-      TOPIC_REPARTITION: `${prefix}-repartition`,
-      TOPIC_CHANGELOG: `${prefix}-changelog`,
-      TOPIC_ACTIVE_VISITORS: `${prefix}-active-visitors`,
-      TOPIC_DEAD_LETTER: `${prefix}-dead-letter`,
       VISITS_PARTITIONS: '1',
     };
   }
