@@ -167,10 +167,10 @@ class LagProbe {
   async #stage(group: string, topic: string, partitions: number): Promise<number[]> {
     const ids = Array.from({ length: partitions }, (_, i) => i);
     const [offsets, watermarks] = await Promise.all([
-      kafka.callback<Array<{ error?: kafka.LibrdKafkaError; partitions: Array<{ partition: number; offset: number }> }>>((done) =>
+      kafka.call<Array<{ error?: kafka.LibrdKafkaError; partitions: Array<{ partition: number; offset: number }> }>>('listConsumerGroupOffsets', 5_000, (done) =>
         this.#admin.listConsumerGroupOffsets([{ groupId: group, partitions: ids.map((partition) => ({ topic, partition })) }], { timeout: 5_000 }, done),
       ),
-      Promise.all(ids.map((p) => kafka.callback<{ lowOffset: number; highOffset: number }>((done) => this.#consumer.queryWatermarkOffsets(topic, p, 5_000, done)))),
+      Promise.all(ids.map((p) => kafka.call<{ lowOffset: number; highOffset: number }>('queryWatermarkOffsets', 5_000, (done) => this.#consumer.queryWatermarkOffsets(topic, p, 5_000, done)))),
     ]);
     return ids.map((p) => {
       const committed = offsets[0]?.partitions.find((e) => e.partition === p)?.offset ?? -1;

@@ -1,13 +1,13 @@
 /**
- * The aggregator's HTTP surface: /healthz, /ready (with the phase of each stage: restoring n of
+ * The aggregator's HTTP surface: /healthz (fails when a stage is wedged), /ready (with the phase of each stage: restoring n of
  * m, catching up, running; and the topology verdict), /metrics.
  */
-import { createHttpServer, operationsRoutes, type Logger, type Readiness } from '@eric/shared';
+import { createHttpServer, operationsRoutes, type Liveness, type Logger, type Readiness } from '@eric/shared';
 import type { FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 
-export async function buildAggregatorHttp(deps: { logger: Logger; registry: Registry; readiness: Readiness }): Promise<FastifyInstance> {
+export async function buildAggregatorHttp(deps: { logger: Logger; registry: Registry; readiness: Readiness; liveness?: Liveness }): Promise<FastifyInstance> {
   const app = createHttpServer(deps.logger);
-  await app.register(operationsRoutes, { registry: deps.registry, readiness: deps.readiness });
+  await app.register(operationsRoutes, { registry: deps.registry, readiness: deps.readiness, liveness: deps.liveness });
   return app;
 }

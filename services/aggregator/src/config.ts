@@ -130,6 +130,12 @@ export const aggregatorConfigSchema = {
       env: 'VISIT_MAX_FUTURE_SECONDS',
     },
   },
+  stallTimeoutSeconds: {
+    doc: 'A stage loop that makes no progress for this long while Kafka answers is wedged: /healthz fails (and Kubernetes restarts the pod), seconds. Must exceed the longest Kafka call (about 15 s).',
+    format: 'positive-int',
+    default: 60,
+    env: 'STALL_TIMEOUT_SECONDS',
+  },
   shutdownTimeoutMs: {
     doc: 'On SIGTERM, exit after at most this long even if Kafka does not answer, ms.',
     format: 'positive-int',

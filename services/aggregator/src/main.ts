@@ -1,123 +1,13 @@
 /**
- * The aggregator process: one StatefulSet pod, ordinal i. It runs the repartition stage (a
- * member of the consumer group over `visits`) and the count stage (partition i of the
- * repartition topic), and serves /healthz, /ready and /metrics.
+ * Entry point of the aggregator process (see aggregator.ts).
+ *
+ * Every call of the native Kafka client (consume, flush, the transactional calls, offset and
+ * metadata queries) holds one thread of libuv's pool until librdkafka returns, which while a
+ * broker is away means its whole timeout. The aggregator runs up to about ten such calls at once
+ * (two stages, their readers and writers, the upstream check, the liveness probe): with libuv's
+ * default of 4 threads they would queue behind each other and a stage could wait for minutes
+ * on a call that has not even started. The pool is created on first use, so this must come
+ * before anything else runs.
  */
-import {
-  ConfigError,
-  DEFAULT_VISIT_LIMITS,
-  Readiness,
-  TopicAdmin,
-  createLogger,
-  createMetricsRegistry,
-  runServiceProcess,
-  type RunningService,
-} from '@eric/shared';
-import { buildAggregatorHttp } from './app.js';
-import { loadAggregatorConfig } from './config.js';
-import { CountStage } from './count/count-stage.js';
-import { createAggregatorMetrics } from './metrics.js';
-import { RepartitionStage, repartitionGroupId } from './repartition/repartition-stage.js';
-import { StatefulSetReplicas, TopologyCheck } from './topology.js';
-import { aggregatorTopics } from './topics.js';
-
-let config;
-try {
-  config = loadAggregatorConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(1);
-}
-
-const logger = createLogger('aggregator', config.log.level).child({ partition: config.ordinal, instance: config.instanceId });
-const registry = createMetricsRegistry();
-const metrics = createAggregatorMetrics(registry);
-const readiness = new Readiness();
-let running: RunningService | undefined;
-const onFatal = (error: Error) => {
-  if (running) running.fail(error);
-  else {
-    logger.fatal({ err: error }, 'cannot start');
-    process.exit(1);
-  }
-};
-
-const admin = new TopicAdmin(config.kafka, { logger });
-const inCluster = Boolean(process.env.KUBERNETES_SERVICE_HOST);
-const checkKubernetes = config.kubernetesCheck === 'on' || (config.kubernetesCheck === 'auto' && inCluster);
-const statefulSet = checkKubernetes
-  ? new StatefulSetReplicas(config.statefulSetName || config.podName.replace(/-\d+$/, ''), config.podNamespace || 'default', inCluster)
-  : undefined;
-const topology = new TopologyCheck({
-  partitions: config.partitions,
-  topics: config.topics,
-  admin,
-  statefulSet,
-  logger,
-  onResult: (mismatch) => metrics.topologyMismatch.set(mismatch ? 1 : 0),
-});
-
-const repartition = new RepartitionStage({
-  settings: config.kafka,
-  applicationId: config.applicationId,
-  instanceId: config.instanceId,
-  partitions: config.partitions,
-  topics: config.topics,
-  batchSize: config.repartition.batchSize,
-  limits: { ...DEFAULT_VISIT_LIMITS, maxBytes: config.repartition.visitMaxBytes, maxFutureSeconds: config.repartition.visitMaxFutureSeconds },
-  logger,
-  metrics,
-  onFatal,
-});
-
-const count = new CountStage({
-  settings: config.kafka,
-  applicationId: config.applicationId,
-  partition: config.ordinal,
-  topics: config.topics,
-  window: config.window,
-  emitIntervalMs: config.emitIntervalMs,
-  wallClockClose: config.wallClockClose,
-  batchSize: config.count.batchSize,
-  pollMs: config.count.pollMs,
-  transactionTimeoutMs: config.count.transactionTimeoutMs,
-  logger,
-  metrics,
-  upstream: { visitsTopic: config.topics.visits, groupId: repartitionGroupId(config.applicationId) },
-  onFatal,
-});
-
-readiness
-  .add('count', () => count.readiness())
-  .add('repartition', () => repartition.readiness())
-  .add('topology', () => topology.result);
-
-running = await runServiceProcess({
-  logger,
-  http: await buildAggregatorHttp({ logger, registry, readiness }),
-  readiness,
-  listen: config.http,
-  shutdownTimeoutMs: config.shutdownTimeoutMs,
-  async start() {
-    logger.info({ partitions: config.partitions, window: config.window, topics: config.topics }, 'starting');
-    await admin.ensureTopics(aggregatorTopics(config));
-    const partitionsNow = await admin.partitionCount(config.topics.repartition);
-    if (config.ordinal >= partitionsNow) {
-      throw new ConfigError(
-        `this is aggregator ${config.ordinal} but ${config.topics.repartition} has only ${partitionsNow} partitions: add partitions first (README, "Scaling")`,
-      );
-    }
-    await topology.start();
-    await repartition.start();
-    await count.start();
-    logger.info('running');
-  },
-  async stop() {
-    // Count first: it finishes or aborts its transaction while the repartition stage still runs.
-    await count.stop();
-    await repartition.stop();
-    topology.stop();
-    admin.close();
-  },
-});
+process.env.UV_THREADPOOL_SIZE ??= '16';
+await import('./aggregator.js');

@@ -84,6 +84,12 @@ function defineMetrics(registry: Registry) {
       help: 'Count transactions aborted (state is then restored from the changelog).',
       registers,
     }),
+    transactionCallRetries: new Counter({
+      name: 'eric_aggregator_transaction_call_retries_total',
+      help: 'Transactional calls made again after a retriable error (e.g. a timeout while a broker is away), by call.',
+      labelNames: ['call'] as const,
+      registers,
+    }),
     batchSize: new Histogram({
       name: 'eric_aggregator_count_batch_records',
       help: 'Visits per count transaction.',

@@ -137,7 +137,7 @@ describe('aggregator under crashes', () => {
 
     // What retention does to old segments, done at once: the log now starts at offset 1500.
     const admin = kafka.AdminClient.create(rdkafkaConnectionConfig(settings));
-    await kafka.callback((done) => admin.deleteRecords([{ topic: `${prefix}-changelog`, partition: 0, offset: 1500 }], { timeout: 10_000 }, done));
+    await kafka.call('deleteRecords', 10_000, (done) => admin.deleteRecords([{ topic: `${prefix}-changelog`, partition: 0, offset: 1500 }], { timeout: 10_000 }, done));
     admin.disconnect();
 
     await aggregator.start();

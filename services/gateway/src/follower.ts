@@ -89,7 +89,7 @@ export class ActiveVisitorsFollower {
 
     await kafka.connect(this.#consumer);
     const since = Date.now() - historySeconds * 1000;
-    const [position] = await kafka.callback<kafka.TopicPartitionOffset[]>((done) =>
+    const [position] = await kafka.call<kafka.TopicPartitionOffset[]>('offsetsForTimes', 30_000, (done) =>
       this.#consumer.offsetsForTimes([{ topic, partition: 0, offset: since }], 30_000, done),
     );
     // -1 (OFFSET_END) when no record is that recent: start at the end.

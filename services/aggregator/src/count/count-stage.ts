@@ -14,7 +14,18 @@
  * The transactional.id is `<applicationId>-count-<i>`: a second process with the same ordinal
  * fences the first (which then stops), so a zombie pod cannot write stale results.
  */
-import { kafka, rdkafkaConnectionConfig, type CheckResult, type KafkaSettings, type Logger } from '@eric/shared';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  logClientErrors,
+  ShutdownInterrupted,
+  TransactionalProducer,
+  kafka,
+  rdkafkaConnectionConfig,
+  type CheckResult,
+  type KafkaSettings,
+  type Logger,
+  type ProgressWatch,
+} from '@eric/shared';
 import { closeClockRecord, idRecord } from './changelog.js';
 import { resultKey, windowResult } from './results.js';
 import { restoreFromChangelog, type RestoreProgress } from './restore.js';
@@ -41,6 +52,8 @@ export interface CountStageOptions {
   upstream: { visitsTopic: string; groupId: string };
   /** Called when the stage cannot go on (fenced, fatal producer error). */
   onFatal: (error: Error) => void;
+  /** Told whenever the stage's loop completes an iteration (see Liveness). */
+  progress: ProgressWatch;
   /** Clock in seconds; tests may replace it. */
   now?: () => number;
 }
@@ -54,7 +67,10 @@ interface Visit {
   timestamp: number;
 }
 
-const OP_TIMEOUT_MS = 30_000;
+/** librdkafka's timeout for each Kafka call; a transactional call that times out is made again. */
+const CALL_TIMEOUT_MS = 10_000;
+const FIRST_RETRY_DELAY_MS = 500;
+const MAX_RETRY_DELAY_MS = 10_000;
 
 export class CountStage {
   readonly store: WindowStore;
@@ -63,6 +79,7 @@ export class CountStage {
   #restore: RestoreProgress = { read: 0, total: 0 };
   #consumer: kafka.KafkaConsumer | undefined;
   #producer: kafka.Producer | undefined;
+  #transactions: TransactionalProducer | undefined;
   #loop: Promise<void> | undefined;
   #stopping = false;
   /** Next offset to read on the input partition. */
@@ -117,13 +134,19 @@ export class CountStage {
     );
     this.#consumer.setDefaultConsumeTimeout(this.options.pollMs);
     kafka.returnBatchesPromptly(this.#consumer);
-    this.#consumer.on('event.error', (error) => this.#log.error({ err: error }, 'consumer error'));
-    this.#producer.on('event.error', (error) => this.#log.error({ err: error }, 'producer error'));
+    logClientErrors(this.#consumer, this.#log, 'consumer');
+    logClientErrors(this.#producer, this.#log, 'producer');
     await Promise.all([kafka.connect(this.#producer), kafka.connect(this.#consumer)]);
     this.#upstream = new UpstreamProgress(settings, this.options.upstream.visitsTopic, this.options.upstream.groupId, this.#consumer);
+    this.#transactions = new TransactionalProducer(this.#producer, {
+      callTimeoutMs: CALL_TIMEOUT_MS,
+      logger: this.#log,
+      stopping: () => this.#stopping,
+      onRetry: (call) => this.options.metrics.transactionCallRetries.inc({ call }),
+    });
     // Fences an older process with the same transactional.id and completes or aborts its open
     // transaction: after this, the changelog partition is stable and can be restored.
-    await kafka.transactions.init(this.#producer, OP_TIMEOUT_MS);
+    await this.#transactions.init();
     await this.#restoreAndSeek();
     this.#phase = 'running';
     this.#loop = this.#run();
@@ -135,8 +158,8 @@ export class CountStage {
     this.#stopping = true;
     this.#phase = 'stopping';
     await this.#loop?.catch(() => undefined);
-    this.#upstream?.close();
     await Promise.allSettled([
+      this.#upstream?.close(),
       this.#consumer ? kafka.disconnect(this.#consumer) : Promise.resolve(),
       this.#producer ? kafka.disconnect(this.#producer) : Promise.resolve(),
     ]);
@@ -164,8 +187,8 @@ export class CountStage {
     // The last commit says where to resume the input, and, in its metadata, where the records
     // of the windows then open begin in the changelog and what the close clock was.
     const consumer = this.#consumer!;
-    const [committed] = await kafka.callback<Array<{ offset: number; metadata?: string | null }>>((done) =>
-      consumer.committed([{ topic: topics.repartition, partition }], OP_TIMEOUT_MS, done),
+    const [committed] = await kafka.call<Array<{ offset: number; metadata?: string | null }>>('committed', CALL_TIMEOUT_MS, (done) =>
+      consumer.committed([{ topic: topics.repartition, partition }], CALL_TIMEOUT_MS, done),
     );
     const checkpoint = parseCheckpoint(committed?.metadata);
     if (checkpoint) this.clock.restore(checkpoint.closeClock);
@@ -178,7 +201,9 @@ export class CountStage {
       clock: this.clock,
       logger: this.#log,
       from: checkpoint?.restoreFrom,
+      stopping: () => this.#stopping,
       onProgress: (progress) => {
+        this.options.progress.progress();
         metrics.restoreRecords.inc(Math.max(0, progress.read - this.#restore.read));
         metrics.restoreRemaining.set(progress.total - progress.read);
         this.#restore = progress;
@@ -197,43 +222,60 @@ export class CountStage {
     this.#log.info({ offset, closeClock: this.clock.value, restoreFrom: checkpoint?.restoreFrom ?? null }, 'resuming input after the committed offset');
   }
 
+  /**
+   * The loop: read a batch, process it in one transaction. Errors that leave no transaction open
+   * (a failed read) are waited out; an aborted transaction rewinds to what Kafka holds; a fatal
+   * error ends the stage, and with it the process.
+   */
   async #run(): Promise<void> {
     const consumer = this.#consumer!;
-    while (!this.#stopping) {
-      try {
-        const messages = await kafka.consumeBatch(consumer, this.options.batchSize);
-        await this.#process(messages);
-      } catch (error) {
-        if (kafka.isFatal(error) || isFenced(error)) {
-          this.#phase = 'failed';
-          this.#log.error({ err: error }, 'count stage failed');
-          this.options.onFatal(error as Error);
-          return;
+    let readFailures = 0;
+    try {
+      while (!this.#stopping) {
+        let messages: kafka.Message[];
+        try {
+          messages = await kafka.consumeBatch(consumer, this.options.batchSize);
+          readFailures = 0;
+        } catch (error) {
+          if (kafka.isTerminal(error)) throw error;
+          this.#log.warn({ err: error }, 'could not read the repartition topic; retrying');
+          await sleep(backoff(++readFailures));
+          continue;
         }
-        // Kafka unreachable or similar: keep trying to get back to a consistent state.
-        await this.#recoverUntilDone(error);
+        if ((await this.#process(messages)) === 'aborted') await this.#rewindUntilDone();
+        this.options.progress.progress();
       }
+    } catch (error) {
+      if (error instanceof ShutdownInterrupted) return; // stop() is under way
+      this.#phase = 'failed';
+      this.#log.error({ err: error }, 'count stage failed');
+      this.options.onFatal(error as Error);
     }
   }
 
-  /** Retries recovery (abort, restore, rewind) with back-off until it succeeds or we stop. */
-  async #recoverUntilDone(cause: unknown): Promise<void> {
-    let delayMs = 500;
-    for (let error = cause; !this.#stopping; ) {
-      this.#log.warn({ err: error }, 'count stage interrupted; recovering from the changelog');
+  /**
+   * After an aborted transaction: rebuild the state from the changelog and rewind the input to
+   * the committed offset, so memory again matches what Kafka holds. Retried (Kafka may be away)
+   * until it succeeds, the error is fatal, or the stage stops.
+   */
+  async #rewindUntilDone(): Promise<void> {
+    this.options.metrics.transactionsAborted.inc();
+    for (let attempt = 1; ; attempt++) {
       try {
-        await this.#recover(error);
+        await this.#restoreAndSeek();
+        this.#phase = 'running';
         return;
-      } catch (next) {
-        if (kafka.isFatal(next) || isFenced(next)) throw next;
-        error = next;
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-        delayMs = Math.min(delayMs * 2, 10_000);
+      } catch (error) {
+        if (kafka.isTerminal(error) || error instanceof ShutdownInterrupted) throw error;
+        if (this.#stopping) throw new ShutdownInterrupted('restore');
+        this.#log.warn({ err: error, attempt }, 'could not restore from the changelog; retrying');
+        await sleep(backoff(attempt));
       }
     }
   }
 
-  async #process(messages: kafka.Message[]): Promise<void> {
+  /** Counts a batch and commits the result; 'aborted' means the state must be rewound. */
+  async #process(messages: kafka.Message[]): Promise<'committed' | 'aborted' | 'idle'> {
     const { metrics, partition, topics, window } = this.options;
     const producer = this.#producer!;
     const now = this.#now();
@@ -275,34 +317,26 @@ export class CountStage {
     const provisional = provisionalDue ? this.store.takeChanged() : [];
     if (provisionalDue) this.#lastProvisionalAt = now;
 
-    if (messages.length === 0 && closed.length === 0 && provisional.length === 0) return;
+    if (messages.length === 0 && closed.length === 0 && provisional.length === 0) return 'idle';
 
     const commitStarted = process.hrtime.bigint();
-    try {
-      await kafka.transactions.begin(producer);
-      for (const record of changelog) {
-        producer.produce(topics.changelog, partition, record.value, record.key);
-      }
-      for (const openWindow of provisional) this.#emit(openWindow, false, now);
-      for (const closedWindow of closed) this.#emit(closedWindow, true, now);
-      if (closed.length > 0) {
-        const clockRecord = closeClockRecord(this.clock.value);
-        producer.produce(topics.changelog, partition, clockRecord.value, clockRecord.key);
-      }
-      // Always, even when no input was read: the metadata is the restore checkpoint.
-      const metadata = JSON.stringify({ restore_from: this.store.restoreFrom(), close_clock: this.clock.value } satisfies CheckpointJson);
-      await kafka.transactions.sendOffsets(
-        producer,
-        [{ topic: topics.repartition, partition, offset: this.#nextOffset, metadata } as kafka.TopicPartitionOffset],
-        this.#consumer!,
-        OP_TIMEOUT_MS,
-      );
-      await this.#commit();
-    } catch (error) {
-      if (kafka.isFatal(error) || isFenced(error)) throw error;
-      await this.#recoverUntilDone(error);
-      return;
-    }
+    // Always sent, even when no input was read: the metadata is the restore checkpoint.
+    const metadata = JSON.stringify({ restore_from: this.store.restoreFrom(), close_clock: this.clock.value } satisfies CheckpointJson);
+    const offsets = [{ topic: topics.repartition, partition, offset: this.#nextOffset, metadata } as kafka.TopicPartitionOffset];
+    const outcome = await this.#transactions!.run(
+      () => {
+        for (const record of changelog) producer.produce(topics.changelog, partition, record.value, record.key);
+        for (const openWindow of provisional) this.#emit(openWindow, false, now);
+        for (const closedWindow of closed) this.#emit(closedWindow, true, now);
+        if (closed.length > 0) {
+          const clockRecord = closeClockRecord(this.clock.value);
+          producer.produce(topics.changelog, partition, clockRecord.value, clockRecord.key);
+        }
+      },
+      offsets,
+      this.#consumer!,
+    );
+    if (outcome === 'aborted') return 'aborted';
 
     if (changelog.length > 0 || closed.length > 0) await this.#advanceChangelogPosition();
     const committedAt = this.#now();
@@ -316,6 +350,7 @@ export class CountStage {
     if (newestVisit > 0) metrics.endToEndLatency.observe(Math.max(0, committedAt - newestVisit));
     metrics.closeClock.set(Number.isFinite(this.clock.value) ? this.clock.value : 0);
     this.#updateStateGauges();
+    return 'committed';
   }
 
   /**
@@ -335,8 +370,8 @@ export class CountStage {
       }
       // Everything forwarded before the check is below this high watermark: read it first.
       const { topics, partition } = this.options;
-      const { highOffset } = await kafka.callback<{ highOffset: number }>((done) =>
-        this.#consumer!.queryWatermarkOffsets(topics.repartition, partition, OP_TIMEOUT_MS, done),
+      const { highOffset } = await kafka.call<{ highOffset: number }>('queryWatermarkOffsets', CALL_TIMEOUT_MS, (done) =>
+        this.#consumer!.queryWatermarkOffsets(topics.repartition, partition, CALL_TIMEOUT_MS, done),
       );
       if (this.#nextOffset < highOffset) this.#log.debug({ nextOffset: this.#nextOffset, highOffset }, 'wall-clock close waits: forwarded visits not read yet');
       return this.#nextOffset >= highOffset;
@@ -350,8 +385,8 @@ export class CountStage {
   async #advanceChangelogPosition(): Promise<void> {
     const { topics, partition } = this.options;
     try {
-      const { highOffset } = await kafka.callback<{ highOffset: number }>((done) =>
-        this.#consumer!.queryWatermarkOffsets(topics.changelog, partition, OP_TIMEOUT_MS, done),
+      const { highOffset } = await kafka.call<{ highOffset: number }>('queryWatermarkOffsets', CALL_TIMEOUT_MS, (done) =>
+        this.#consumer!.queryWatermarkOffsets(topics.changelog, partition, CALL_TIMEOUT_MS, done),
       );
       this.store.changelogPosition = Math.max(this.store.changelogPosition, highOffset);
     } catch (error) {
@@ -363,38 +398,6 @@ export class CountStage {
   #emit(window: OpenWindow, final: boolean, now: number): void {
     const result = windowResult(window, this.options.window, final, this.options.partition, now);
     this.#producer!.produce(this.options.topics.activeVisitors, 0, Buffer.from(JSON.stringify(result)), resultKey(window));
-  }
-
-  /** Commits; a commit that timed out may be retried, as librdkafka documents. */
-  async #commit(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await kafka.transactions.commit(this.#producer!, OP_TIMEOUT_MS);
-        return;
-      } catch (error) {
-        if (!kafka.isRetriable(error) || attempt >= 3) throw error;
-        this.#log.warn({ err: error, attempt }, 'transaction commit failed, retrying');
-      }
-    }
-  }
-
-  /**
-   * A failed transaction: abort it, then rebuild the state from the changelog and rewind the
-   * input to the committed offset, so memory again matches what Kafka holds. A fatal error
-   * (fenced by a newer process with the same ordinal) ends the stage.
-   */
-  async #recover(error: unknown): Promise<void> {
-    if (kafka.isFatal(error) || isFenced(error)) throw error;
-    this.#log.warn({ err: error }, 'transaction failed: aborting and restoring from the changelog');
-    this.options.metrics.transactionsAborted.inc();
-    try {
-      await kafka.transactions.abort(this.#producer!, OP_TIMEOUT_MS);
-    } catch (abortError) {
-      if (kafka.isFatal(abortError) || isFenced(abortError)) throw abortError;
-      this.#log.warn({ err: abortError }, 'abort failed');
-    }
-    await this.#restoreAndSeek();
-    this.#phase = 'running';
   }
 
   #updateLag(consumed: number): void {
@@ -446,7 +449,8 @@ function parseRepartitionedVisit(value: Buffer | null | undefined): Visit | unde
   }
 }
 
-function isFenced(error: unknown): boolean {
-  const code = (error as { code?: number } | null)?.code;
-  return code === kafka.ErrorCode.ERR__FENCED || code === kafka.ErrorCode.ERR_PRODUCER_FENCED || code === kafka.ErrorCode.ERR_INVALID_PRODUCER_EPOCH;
+
+/** Exponential back-off between retries of a step that failed `attempt` times in a row. */
+function backoff(attempt: number): number {
+  return Math.min(FIRST_RETRY_DELAY_MS * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
 }

@@ -5,7 +5,7 @@
  * previous owner of the partition and aborted its open transaction, so nothing is written to the
  * partition while we read it.
  */
-import { kafka, rdkafkaConnectionConfig, type KafkaSettings, type Logger } from '@eric/shared';
+import { ShutdownInterrupted, kafka, rdkafkaConnectionConfig, type KafkaSettings, type Logger } from '@eric/shared';
 import { decodeChangelogRecord } from './changelog.js';
 import type { CloseClock } from './watermark.js';
 import type { WindowStore } from './window-store.js';
@@ -36,6 +36,8 @@ export interface RestoreOptions {
   batchSize?: number;
   /** The changelog offset where the records of the windows open at the last commit begin. */
   from?: number;
+  /** True once the process is shutting down: the restore ends with ShutdownInterrupted. */
+  stopping?: () => boolean;
 }
 
 export async function restoreFromChangelog(options: RestoreOptions): Promise<RestoreResult> {
@@ -64,7 +66,7 @@ export async function restoreFromChangelog(options: RestoreOptions): Promise<Res
   let records = 0;
   let unreadable = 0;
   try {
-    const { lowOffset, highOffset } = await kafka.callback<{ lowOffset: number; highOffset: number }>((done) =>
+    const { lowOffset, highOffset } = await kafka.call<{ lowOffset: number; highOffset: number }>('queryWatermarkOffsets', 10_000, (done) =>
       consumer.queryWatermarkOffsets(topic, partition, 10_000, done),
     );
     // Records before `from` belong to windows that were closed at the last commit: skip them.
@@ -80,6 +82,7 @@ export async function restoreFromChangelog(options: RestoreOptions): Promise<Res
       consumer.assign([{ topic, partition, offset: start }]);
       let lastLog = Date.now();
       while (!reachedEnd) {
+        if (options.stopping?.()) throw new ShutdownInterrupted('restore');
         const batch = await kafka.consumeBatch(consumer, options.batchSize ?? 50_000);
         for (const message of batch) {
           store.changelogPosition = message.offset;

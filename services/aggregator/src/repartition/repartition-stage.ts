@@ -17,7 +17,9 @@
  * Static membership (group.instance.id = pod name) means a restarted pod gets its partitions
  * back without a rebalance of the whole group.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  logClientErrors,
   kafka,
   parseVisit,
   partitionForKey,
@@ -26,6 +28,7 @@ import {
   type CheckResult,
   type KafkaSettings,
   type Logger,
+  type ProgressWatch,
   type VisitLimits,
 } from '@eric/shared';
 import { deadLetterHeaders } from './dead-letter.js';
@@ -42,7 +45,13 @@ export interface RepartitionStageOptions {
   logger: Logger;
   metrics: AggregatorMetrics;
   onFatal: (error: Error) => void;
+  /** Told whenever the stage's loop completes an iteration (see Liveness). */
+  progress: ProgressWatch;
 }
+
+/** How long one flush waits for Kafka's acknowledgements before it is made again. */
+const FLUSH_TIMEOUT_MS = 10_000;
+const MAX_RETRY_DELAY_MS = 5_000;
 
 export function repartitionGroupId(applicationId: string): string {
   return `${applicationId}-repartition`;
@@ -75,6 +84,12 @@ export class RepartitionStage {
     if (!this.#assigned) return false;
     for (const partition of this.#partitions) if (!this.#atEnd.has(partition)) return false;
     return true;
+  }
+
+  /** A connected client, for the liveness probe's metadata requests. */
+  get kafkaClient(): kafka.Producer {
+    if (!this.#producer) throw new Error('the repartition stage has not started');
+    return this.#producer;
   }
 
   async start(): Promise<void> {
@@ -126,8 +141,8 @@ export class RepartitionStage {
     });
     // librdkafka reports the cause of a fatal error (e.g. "fenced by another consumer with the
     // same group.instance.id") here; consume() then only says "Local: Fatal error".
-    this.#consumer.on('event.error', (error) => this.#log.error({ err: error }, 'consumer error'));
-    this.#producer.on('event.error', (error) => this.#log.error({ err: error }, 'producer error'));
+    logClientErrors(this.#consumer, this.#log, 'consumer');
+    logClientErrors(this.#producer, this.#log, 'producer');
     this.#consumer.on('partition.eof', ({ partition }) => this.#atEnd.add(partition));
     this.#consumer.setDefaultConsumeTimeout(100);
     kafka.returnBatchesPromptly(this.#consumer);
@@ -161,12 +176,23 @@ export class RepartitionStage {
   }
 
   async #run(): Promise<void> {
+    let readFailures = 0;
     try {
       while (!this.#stopping) {
-        const messages = await kafka.consumeBatch(this.#consumer!, this.options.batchSize);
-        if (messages.length > 0) await this.#forward(messages);
+        let messages: kafka.Message[];
+        try {
+          messages = await kafka.consumeBatch(this.#consumer!, this.options.batchSize);
+          readFailures = 0;
+        } catch (error) {
+          if (kafka.isTerminal(error)) throw error;
+          this.#log.warn({ err: error }, 'could not read the visits topic; retrying');
+          await sleep(Math.min(250 * 2 ** readFailures++, MAX_RETRY_DELAY_MS));
+          continue;
+        }
+        if (messages.length > 0 && !(await this.#forward(messages))) return; // stopping: nothing committed
         if (this.#uncommitted.size > 0) this.#commit();
         this.#updateLag();
+        this.options.progress.progress();
       }
     } catch (error) {
       const fatal = (error as { code?: number }).code === kafka.ErrorCode.ERR__FATAL;
@@ -180,7 +206,27 @@ export class RepartitionStage {
     }
   }
 
-  async #forward(messages: kafka.Message[]): Promise<void> {
+  /**
+   * Waits until Kafka acknowledged every forwarded record. While a broker is away the records stay
+   * queued in the producer (it retries them until message.timeout.ms), so a flush that times out
+   * is simply made again. Resolves false if the stage stops first: the offsets are then not
+   * committed, and the visits are forwarded again after the restart (at least once).
+   */
+  async #flushUntilAcknowledged(): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await kafka.flush(this.#producer!, FLUSH_TIMEOUT_MS);
+        return true;
+      } catch (error) {
+        if (kafka.isTerminal(error) || !kafka.isRetriable(error)) throw error;
+        if (this.#stopping) return false;
+        this.#log.warn({ err: error, attempt }, 'forwarded visits not acknowledged yet; waiting for Kafka');
+      }
+    }
+  }
+
+  /** Forwards a batch; resolves false if the stage stopped before Kafka acknowledged it. */
+  async #forward(messages: kafka.Message[]): Promise<boolean> {
     const { topics, partitions, limits, metrics } = this.options;
     const producer = this.#producer!;
     const now = Date.now() / 1000;
@@ -203,7 +249,7 @@ export class RepartitionStage {
       }
       nextOffsets.set(message.partition, message.offset + 1);
     }
-    await kafka.flush(producer, 60_000);
+    if (!(await this.#flushUntilAcknowledged())) return false;
     if (this.#deliveryErrors.length > 0) {
       // Kafka refused records even after the producer's retries: committing now would lose them.
       const [first] = this.#deliveryErrors;
@@ -212,6 +258,7 @@ export class RepartitionStage {
     metrics.recordsConsumed.inc({ stage: 'repartition' }, messages.length);
     metrics.visitsForwarded.inc(forwarded);
     for (const [partition, offset] of nextOffsets) this.#uncommitted.set(partition, offset);
+    return true;
   }
 
   /** Commits the forwarded offsets of partitions still assigned; a failure puts them back (see 'offset.commit'). */

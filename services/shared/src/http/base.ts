@@ -1,20 +1,26 @@
 /**
- * The HTTP surface every Eric service shares: `/healthz` (the process is alive; checks nothing
- * external), `/ready` (it can do its job now; 503 with reasons otherwise) and `/metrics`
+ * The HTTP surface every Eric service shares: `/healthz` (the process is alive: with a Liveness,
+ * every loop makes progress or waits only for Kafka; it calls nothing external itself), `/ready` (it can do its job now; 503 with reasons otherwise) and `/metrics`
  * (Prometheus text format). Services register it as a fastify plugin and add their own routes.
  */
 import fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
+import type { Liveness } from './liveness.js';
 import type { Readiness } from './readiness.js';
 
 export interface OperationsRoutesOptions {
   registry: Registry;
   readiness: Readiness;
+  /** Services with long-running loops pass one, so that a wedged loop fails /healthz. */
+  liveness?: Liveness;
 }
 
-export const operationsRoutes: FastifyPluginAsync<OperationsRoutesOptions> = async (app, { registry, readiness }) => {
-  app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok' }));
+export const operationsRoutes: FastifyPluginAsync<OperationsRoutesOptions> = async (app, { registry, readiness, liveness }) => {
+  app.get('/healthz', { logLevel: 'warn' }, async (_request, reply) => {
+    const report = liveness?.report() ?? { alive: true, stalled: [] };
+    return report.alive ? { status: 'ok' } : reply.code(503).send({ status: 'stalled', stalled: report.stalled });
+  });
 
   app.get('/ready', { logLevel: 'warn' }, async (_request, reply) => {
     const report = await readiness.report();

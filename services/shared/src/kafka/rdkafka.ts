@@ -30,26 +30,79 @@ export type {
 
 export const ErrorCode = CODES.ERRORS;
 
-/** Resolves when a callback of the form `(err, value)` is called; rejects on `err`. */
-export function callback<T = void>(call: (done: (err: LibrdKafkaError | null | undefined, value?: T) => void) => void): Promise<T> {
+/**
+ * A native call in flight. Each one occupies a thread of libuv's pool until librdkafka returns,
+ * so they are counted: a process must not exit while one runs (exit would wait for it), and an
+ * operator looking at a stuck stage wants to know which call it waits for.
+ */
+export interface PendingCall {
+  name: string;
+  startedAt: number;
+}
+
+const pending = new Set<PendingCall>();
+
+/** The native calls in flight now, oldest first. */
+export function pendingCalls(): PendingCall[] {
+  return [...pending].sort((a, b) => a.startedAt - b.startedAt);
+}
+
+/** How much longer than its own timeout a native call may take before it counts as lost. */
+export const OVERDUE_MARGIN_MS = 5_000;
+
+/** A native call whose callback did not come within its timeout plus OVERDUE_MARGIN_MS. */
+export class OverdueCallError extends Error {
+  readonly overdue = true;
+  constructor(
+    readonly call: string,
+    timeoutMs: number,
+  ) {
+    super(`the Kafka client's ${call} did not return within ${timeoutMs + OVERDUE_MARGIN_MS} ms (its own timeout: ${timeoutMs} ms)`);
+    this.name = 'OverdueCallError';
+  }
+}
+
+/**
+ * Calls a native method that reports through a callback of the form `(err, value)`, with a
+ * deadline: librdkafka is asked to give up after `timeoutMs`, and if the callback still has not
+ * come OVERDUE_MARGIN_MS later the promise rejects with an OverdueCallError, so that no await on
+ * the client can hang forever. (The native call itself may still be running then: callers that
+ * must not overlap calls, such as the transactional ones, treat that as fatal.)
+ */
+export function call<T = void>(
+  name: string,
+  timeoutMs: number,
+  invoke: (done: (err: LibrdKafkaError | null | undefined, value?: T) => void) => void,
+): Promise<T> {
+  const entry: PendingCall = { name, startedAt: Date.now() };
+  pending.add(entry);
   return new Promise<T>((resolve, reject) => {
-    call((err, value) => (err ? reject(err) : resolve(value as T)));
+    const overdue = setTimeout(() => reject(new OverdueCallError(name, timeoutMs)), timeoutMs + OVERDUE_MARGIN_MS);
+    invoke((err, value) => {
+      clearTimeout(overdue);
+      pending.delete(entry);
+      if (err) reject(err);
+      else resolve(value as T);
+    });
   });
 }
 
 type AnyClient = ProducerType | KafkaConsumerType;
 
 export function connect(client: AnyClient, timeoutMs = 30_000): Promise<void> {
-  return callback<unknown>((done) => client.connect({ timeout: timeoutMs }, done)).then(() => undefined);
+  return call<unknown>('connect', timeoutMs, (done) => client.connect({ timeout: timeoutMs }, done)).then(() => undefined);
 }
+
+/** How long a consumer's close may take: it leaves the group and commits nothing (Eric commits itself). */
+const CONSUMER_CLOSE_MS = 10_000;
 
 /** Disconnects; a producer first flushes for up to `flushTimeoutMs`. */
 export function disconnect(client: AnyClient, flushTimeoutMs = 5_000): Promise<void> {
   if (!client.isConnected()) return Promise.resolve();
   // Only the producer's disconnect takes a timeout (for its flush), whatever the typings say.
-  return callback<unknown>((done) =>
-    client instanceof Producer ? client.disconnect(flushTimeoutMs, done) : client.disconnect(done),
-  ).then(() => undefined);
+  return client instanceof Producer
+    ? call<unknown>('producer disconnect', flushTimeoutMs, (done) => client.disconnect(flushTimeoutMs, done)).then(() => undefined)
+    : call<unknown>('consumer disconnect', CONSUMER_CLOSE_MS, (done) => client.disconnect(done)).then(() => undefined);
 }
 
 /**
@@ -63,33 +116,48 @@ export function returnBatchesPromptly(consumer: KafkaConsumerType): void {
 
 /** Consumes up to `max` messages, waiting at most the consumer's consume timeout for the first. */
 export function consumeBatch(consumer: KafkaConsumerType, max: number): Promise<Message[]> {
-  return callback<Message[]>((done) => consumer.consume(max, done));
+  // The wrapper keeps the timeout set with setDefaultConsumeTimeout() here (1 s if never set).
+  const waitMs = (consumer as unknown as { _consumeTimeout?: number })._consumeTimeout ?? 1_000;
+  return call<Message[]>('consume', waitMs, (done) => consumer.consume(max, done));
 }
 
 export function flush(producer: ProducerType, timeoutMs = 10_000): Promise<void> {
-  return callback((done) => producer.flush(timeoutMs, done));
+  return call('flush', timeoutMs, (done) => producer.flush(timeoutMs, done));
 }
 
-/** The transactional calls of a producer, each with its own timeout. */
+/** The transactional calls of a producer, each with its own timeout (see transactions.ts for their rules). */
 export const transactions = {
-  init: (producer: ProducerType, timeoutMs: number) => callback((done) => producer.initTransactions(timeoutMs, done)),
-  begin: (producer: ProducerType) => callback((done) => producer.beginTransaction(done)),
-  commit: (producer: ProducerType, timeoutMs: number) => callback((done) => producer.commitTransaction(timeoutMs, done)),
-  abort: (producer: ProducerType, timeoutMs: number) => callback((done) => producer.abortTransaction(timeoutMs, done)),
+  init: (producer: ProducerType, timeoutMs: number) => call('initTransactions', timeoutMs, (done) => producer.initTransactions(timeoutMs, done)),
+  begin: (producer: ProducerType) => call('beginTransaction', 0, (done) => producer.beginTransaction(done)),
+  commit: (producer: ProducerType, timeoutMs: number) => call('commitTransaction', timeoutMs, (done) => producer.commitTransaction(timeoutMs, done)),
+  abort: (producer: ProducerType, timeoutMs: number) => call('abortTransaction', timeoutMs, (done) => producer.abortTransaction(timeoutMs, done)),
   sendOffsets: (producer: ProducerType, offsets: TopicPartitionOffset[], consumer: KafkaConsumerType, timeoutMs: number) =>
-    callback((done) => producer.sendOffsetsToTransaction(offsets, consumer, timeoutMs, done)),
+    call('sendOffsetsToTransaction', timeoutMs, (done) => producer.sendOffsetsToTransaction(offsets, consumer, timeoutMs, done)),
 };
 
-/** librdkafka marks errors after which a transactional producer cannot go on. */
+/** librdkafka marks errors after which a client cannot go on. */
 export function isFatal(error: unknown): boolean {
   return Boolean((error as { isFatal?: boolean } | null)?.isFatal);
 }
 
-/** librdkafka marks errors after which the transaction must be aborted and may be retried. */
-export function requiresAbort(error: unknown): boolean {
-  return Boolean((error as { transactionRequiresAbort?: boolean } | null)?.transactionRequiresAbort);
+/**
+ * Errors after which a client cannot go on: librdkafka's fatal errors, a producer fenced by a
+ * newer one with the same transactional.id, and a native call that never returned (it may still
+ * run, so no other call may start). The process must end; Kubernetes restarts it.
+ */
+export function isTerminal(error: unknown): boolean {
+  if (error instanceof OverdueCallError) return true;
+  const code = (error as { code?: number } | null)?.code;
+  return isFatal(error) || code === ErrorCode.ERR__FENCED || code === ErrorCode.ERR_PRODUCER_FENCED || code === ErrorCode.ERR_INVALID_PRODUCER_EPOCH || code === ErrorCode.ERR__FATAL;
 }
 
+/** librdkafka marks errors after which the current transaction must be aborted (and may be retried). */
+export function requiresAbort(error: unknown): boolean {
+  return Boolean((error as { isTxnRequiresAbort?: boolean } | null)?.isTxnRequiresAbort);
+}
+
+/** librdkafka marks errors after which the same call may be made again; a timeout is one. */
 export function isRetriable(error: unknown): boolean {
-  return Boolean((error as { isRetriable?: boolean } | null)?.isRetriable);
+  const { isRetriable, code } = (error ?? {}) as { isRetriable?: boolean; code?: number };
+  return Boolean(isRetriable) || code === ErrorCode.ERR__TIMED_OUT;
 }

@@ -4,7 +4,7 @@
  * A topic that exists with another partition count is a clear error: silently using it would
  * send keys to the wrong partitions.
  */
-import { AdminClient, ErrorCode, callback, type IAdminClient, type LibrdKafkaError } from './rdkafka.js';
+import { AdminClient, ErrorCode, call, type IAdminClient, type LibrdKafkaError } from './rdkafka.js';
 import { rdkafkaConnectionConfig, type KafkaSettings } from './settings.js';
 import type { Logger } from '../logger.js';
 
@@ -71,7 +71,7 @@ export class TopicAdmin {
     const deadline = Date.now() + this.#timeoutMs;
     for (;;) {
       try {
-        const [description] = await callback<Array<{ partitions: unknown[]; error?: LibrdKafkaError }>>((done) =>
+        const [description] = await call<Array<{ partitions: unknown[]; error?: LibrdKafkaError }>>('describeTopics', this.#timeoutMs, (done) =>
           this.#client.describeTopics([topic], { timeout: this.#timeoutMs }, done),
         );
         if (description?.error) throw description.error;
@@ -85,15 +85,15 @@ export class TopicAdmin {
 
   /** Grows a topic to `partitions` partitions (Kafka cannot shrink one). */
   async addPartitions(topic: string, partitions: number): Promise<void> {
-    await callback((done) => this.#client.createPartitions(topic, partitions, this.#timeoutMs, done));
+    await call('createPartitions', this.#timeoutMs, (done) => this.#client.createPartitions(topic, partitions, this.#timeoutMs, done));
   }
 
   async deleteTopic(topic: string): Promise<void> {
-    await callback((done) => this.#client.deleteTopic(topic, this.#timeoutMs, done));
+    await call('deleteTopic', this.#timeoutMs, (done) => this.#client.deleteTopic(topic, this.#timeoutMs, done));
   }
 
   async listTopics(): Promise<string[]> {
-    return callback<string[]>((done) => this.#client.listTopics({ timeout: this.#timeoutMs }, done));
+    return call<string[]>('listTopics', this.#timeoutMs, (done) => this.#client.listTopics({ timeout: this.#timeoutMs }, done));
   }
 
   close(): void {
@@ -102,7 +102,7 @@ export class TopicAdmin {
 
   async #createIfMissing(spec: TopicSpec): Promise<boolean> {
     try {
-      await callback((done) =>
+      await call('createTopic', this.#timeoutMs, (done) =>
         this.#client.createTopic(
           {
             topic: spec.name,
