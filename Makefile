@@ -75,6 +75,11 @@ bench-gateway: build ## Measure the gateway: websocket fan-out to 1 000 and 10 0
 	  BENCH_ACCOUNTS=0 node services/gateway/bench/fanout.mjs; \
 	  BENCH_ACCOUNTS=100 node services/gateway/bench/fanout.mjs
 
+.PHONY: stress-broker-outage
+
+stress-broker-outage: build ## Stop or freeze the broker 20 times under traffic (1, 3, 10, 40 s): prints recovery times and exactness (STRESS_RUNS, STRESS_OUTAGES)
+	npx vitest run --project stress test/stress/broker-outage.stress.ts
+
 .PHONY: bench
 
 bench: build ## Measure the whole pipeline (producer, 4 aggregators, gateway, websocket client): highest sustained visits/s, lag, finals' delay, CPU/RSS, recovery after a SIGKILL

@@ -33,6 +33,17 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          // Long fault-injection loops that print figures (`make stress-broker-outage`): not in `make test`.
+          name: 'stress',
+          include: ['test/stress/**/*.stress.ts'],
+          testTimeout: 600_000,
+          hookTimeout: 300_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        extends: true,
+        test: {
           // A real Kubernetes control plane from scripts/k8s-local.sh (built once from the Go module
           // proxy) and the test broker: `make test-k8s`.
           name: 'k8s',

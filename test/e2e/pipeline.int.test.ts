@@ -5,11 +5,10 @@
  * through crashes, restarts and a broker outage. Every window must have exactly one final on
  * active-visitors.
  */
-import { execFileSync } from 'node:child_process';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { TopicAdmin } from '@eric/shared';
 import { testKafkaSettings } from '@eric/shared/testing';
-import { repositoryRoot, sleep } from '@eric/shared/testing/process';
+import { PrivateBroker, sleep } from '@eric/shared/testing/process';
 import { finalsOf, readResults } from '../../services/aggregator/test/support/results.js';
 import { DashboardClient, expectedCounts, frameKey } from './support/dashboard-client.js';
 import { Pipeline, Traffic, type TestVisit } from './support/pipeline.js';
@@ -118,33 +117,31 @@ describe('the whole pipeline', { timeout: 150_000 }, () => {
 
   it('recovers by itself from a broker stopped and restarted while traffic flows, losing nothing acknowledged', async () => {
     // A private broker: stopping the shared test broker would disturb other test files.
-    // Next to the test broker's port, so that two checkouts testing at once do not collide.
-    const port = Number(process.env.ERIC_TEST_KAFKA_PORT ?? 19092) + 600;
-    const env = { ...process.env, KAFKA_PORT: String(port), KAFKA_HOME_DIR: `${repositoryRoot}.eric/kafka-e2e-outage` };
-    delete env.KAFKA_BROKERS;
-    const kafka = (command: string) => execFileSync('bash', [`${repositoryRoot}scripts/kafka.sh`, command], { env, stdio: 'inherit' });
-    kafka('reset');
-    kafka('start');
+    const broker = new PrivateBroker('e2e-outage', 600);
+    await broker.run('reset');
+    await broker.run('start');
     try {
       // A longer grace: visits the producer could not write during the outage are retried after
       // it, with their original timestamps.
-      const { pipeline: p, client: c } = await startPipeline(4, { brokers: `127.0.0.1:${port}`, graceSeconds: 20 });
+      const { pipeline: p, client: c } = await startPipeline(4, { brokers: broker.brokers, graceSeconds: 20 });
       const traffic = new Traffic(p);
       traffic.start();
       await sleep(2500);
-      kafka('stop');
+      await broker.run('stop');
       await sleep(3000);
-      kafka('start');
+      await broker.run('start'); // returns once the broker serves metadata
       await Promise.all([...p.aggregators, p.gateway, p.producer].map((service) => service.ready(90_000)));
-      await sleep(3000);
+      // Traffic acknowledged after the restart, so that the pipeline is seen to count again.
+      const acknowledgedBefore = traffic.acknowledged.length;
+      while (traffic.acknowledged.length < acknowledgedBefore + 100) await sleep(100);
       await traffic.stop();
-      await expectExactFinals(p, c, traffic.acknowledged, testKafkaSettings(`127.0.0.1:${port}`));
+      await expectExactFinals(p, c, traffic.acknowledged, testKafkaSettings(broker.brokers));
     } finally {
       client?.close();
       await pipeline?.stop();
       pipeline = undefined;
       client = undefined;
-      kafka('reset');
+      await broker.run('reset');
     }
   });
 

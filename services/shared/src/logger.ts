@@ -26,5 +26,9 @@ export function createLogger(service: string, level: LevelWithSilent = 'info', d
     // Secrets never reach a log line, whatever object is logged.
     redact: { paths: ['*.password', '*.saslPassword', '*["sasl.password"]', '*.token', '*.tokens'], censor: '[redacted]' },
   };
-  return destination ? pino(options, destination) : pino(options);
+  // Synchronous writes: pino's default writes through libuv's thread pool, where they can queue
+  // behind Kafka calls that wait out a broker outage, and a process that must exit at once
+  // (see lifecycle.ts) would lose its last lines, the ones that say why. Eric logs events, not
+  // records, so the cost is small.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: true }));
 }

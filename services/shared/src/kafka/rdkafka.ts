@@ -65,21 +65,28 @@ export class OverdueCallError extends Error {
 /**
  * Calls a native method that reports through a callback of the form `(err, value)`, with a
  * deadline: librdkafka is asked to give up after `timeoutMs`, and if the callback still has not
- * come OVERDUE_MARGIN_MS later the promise rejects with an OverdueCallError, so that no await on
- * the client can hang forever. (The native call itself may still be running then: callers that
- * must not overlap calls, such as the transactional ones, treat that as fatal.)
+ * come OVERDUE_MARGIN_MS later, no await on the client hangs silently:
+ *   - by default the promise rejects with an OverdueCallError (the native call may still run);
+ *   - with `onOverdue`, the promise keeps waiting for the real answer and `onOverdue` is told how
+ *     long it has waited, once per period: for calls that must not overlap the next one (the
+ *     transactional calls), whose answers librdkafka sometimes gives well after their timeout.
  */
 export function call<T = void>(
   name: string,
   timeoutMs: number,
   invoke: (done: (err: LibrdKafkaError | null | undefined, value?: T) => void) => void,
+  onOverdue?: (waitedMs: number) => void,
 ): Promise<T> {
   const entry: PendingCall = { name, startedAt: Date.now() };
   pending.add(entry);
   return new Promise<T>((resolve, reject) => {
-    const overdue = setTimeout(() => reject(new OverdueCallError(name, timeoutMs)), timeoutMs + OVERDUE_MARGIN_MS);
+    const overdue = setInterval(() => {
+      if (onOverdue) return onOverdue(Date.now() - entry.startedAt);
+      clearInterval(overdue);
+      reject(new OverdueCallError(name, timeoutMs));
+    }, timeoutMs + OVERDUE_MARGIN_MS);
     invoke((err, value) => {
-      clearTimeout(overdue);
+      clearInterval(overdue);
       pending.delete(entry);
       if (err) reject(err);
       else resolve(value as T);
@@ -126,13 +133,17 @@ export function flush(producer: ProducerType, timeoutMs = 10_000): Promise<void>
 }
 
 /** The transactional calls of a producer, each with its own timeout (see transactions.ts for their rules). */
+type OnOverdue = (waitedMs: number) => void;
 export const transactions = {
-  init: (producer: ProducerType, timeoutMs: number) => call('initTransactions', timeoutMs, (done) => producer.initTransactions(timeoutMs, done)),
-  begin: (producer: ProducerType) => call('beginTransaction', 0, (done) => producer.beginTransaction(done)),
-  commit: (producer: ProducerType, timeoutMs: number) => call('commitTransaction', timeoutMs, (done) => producer.commitTransaction(timeoutMs, done)),
-  abort: (producer: ProducerType, timeoutMs: number) => call('abortTransaction', timeoutMs, (done) => producer.abortTransaction(timeoutMs, done)),
-  sendOffsets: (producer: ProducerType, offsets: TopicPartitionOffset[], consumer: KafkaConsumerType, timeoutMs: number) =>
-    call('sendOffsetsToTransaction', timeoutMs, (done) => producer.sendOffsetsToTransaction(offsets, consumer, timeoutMs, done)),
+  init: (producer: ProducerType, timeoutMs: number, onOverdue?: OnOverdue) =>
+    call('initTransactions', timeoutMs, (done) => producer.initTransactions(timeoutMs, done), onOverdue),
+  begin: (producer: ProducerType, onOverdue?: OnOverdue) => call('beginTransaction', 0, (done) => producer.beginTransaction(done), onOverdue),
+  commit: (producer: ProducerType, timeoutMs: number, onOverdue?: OnOverdue) =>
+    call('commitTransaction', timeoutMs, (done) => producer.commitTransaction(timeoutMs, done), onOverdue),
+  abort: (producer: ProducerType, timeoutMs: number, onOverdue?: OnOverdue) =>
+    call('abortTransaction', timeoutMs, (done) => producer.abortTransaction(timeoutMs, done), onOverdue),
+  sendOffsets: (producer: ProducerType, offsets: TopicPartitionOffset[], consumer: KafkaConsumerType, timeoutMs: number, onOverdue?: OnOverdue) =>
+    call('sendOffsetsToTransaction', timeoutMs, (done) => producer.sendOffsetsToTransaction(offsets, consumer, timeoutMs, done), onOverdue),
 };
 
 /** librdkafka marks errors after which a client cannot go on. */
@@ -142,8 +153,9 @@ export function isFatal(error: unknown): boolean {
 
 /**
  * Errors after which a client cannot go on: librdkafka's fatal errors, a producer fenced by a
- * newer one with the same transactional.id, and a native call that never returned (it may still
- * run, so no other call may start). The process must end; Kubernetes restarts it.
+ * newer one with the same transactional.id, and a native call that did not return in time (it
+ * may still run, and the client is not trusted any more). The process must end; Kubernetes
+ * restarts it.
  */
 export function isTerminal(error: unknown): boolean {
   if (error instanceof OverdueCallError) return true;

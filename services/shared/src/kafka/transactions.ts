@@ -13,8 +13,9 @@
  *
  * Anything else (e.g. a state error) means the producer and this code disagree about where the
  * transaction is: that is treated as fatal rather than guessed at. Calls never overlap: the class
- * refuses a second call while one runs, and a call whose callback never comes (OverdueCallError)
- * is fatal, because the native call may still be running.
+ * refuses a second call while one runs, and waits for every answer, however late. librdkafka
+ * sometimes answers well after a call's timeout while a broker is away; each period of waiting
+ * past it is logged, and a wait that never ends is a wedge for Liveness to report.
  *
  * Retrying "until it completes" must not keep a process from stopping: when `stopping()` turns
  * true the retries end with ShutdownInterrupted. The open transaction is then left to the
@@ -22,7 +23,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { isRetriable, isTerminal, requiresAbort, transactions, type KafkaConsumer, type Producer, type TopicPartitionOffset } from './rdkafka.js';
+import { isRetriable, isTerminal, pendingCalls, requiresAbort, transactions, type KafkaConsumer, type Producer, type TopicPartitionOffset } from './rdkafka.js';
 
 export interface TransactionalProducerOptions {
   /** librdkafka's timeout for each call; a call that times out is retried. */
@@ -68,7 +69,7 @@ export class TransactionalProducer {
 
   /** Registers the transactional.id, fencing any older producer with it and ending its transaction. */
   async init(): Promise<void> {
-    await this.#untilDone('initTransactions', () => transactions.init(this.producer, this.options.callTimeoutMs));
+    await this.#untilDone('initTransactions', (overdue) => transactions.init(this.producer, this.options.callTimeoutMs, overdue));
   }
 
   /**
@@ -77,11 +78,11 @@ export class TransactionalProducer {
    * rejects with TransactionFatalError or ShutdownInterrupted.
    */
   async run(write: () => void, offsets: TopicPartitionOffset[], consumer: KafkaConsumer): Promise<TransactionOutcome> {
-    await this.#untilDone('beginTransaction', () => transactions.begin(this.producer));
+    await this.#untilDone('beginTransaction', (overdue) => transactions.begin(this.producer, overdue));
     try {
       write();
-      await this.#untilDone('sendOffsetsToTransaction', () => transactions.sendOffsets(this.producer, offsets, consumer, this.options.callTimeoutMs));
-      await this.#untilDone('commitTransaction', () => transactions.commit(this.producer, this.options.callTimeoutMs));
+      await this.#untilDone('sendOffsetsToTransaction', (overdue) => transactions.sendOffsets(this.producer, offsets, consumer, this.options.callTimeoutMs, overdue));
+      await this.#untilDone('commitTransaction', (overdue) => transactions.commit(this.producer, this.options.callTimeoutMs, overdue));
       return 'committed';
     } catch (error) {
       if (error instanceof TransactionFatalError || error instanceof ShutdownInterrupted) throw error;
@@ -93,7 +94,7 @@ export class TransactionalProducer {
   }
 
   async abort(): Promise<void> {
-    await this.#untilDone('abortTransaction', () => transactions.abort(this.producer, this.options.callTimeoutMs));
+    await this.#untilDone('abortTransaction', (overdue) => transactions.abort(this.producer, this.options.callTimeoutMs, overdue));
   }
 
   /**
@@ -101,13 +102,15 @@ export class TransactionalProducer {
    * short back-off, since some return at once); a requires-abort error is rethrown as it is; any
    * other error is fatal.
    */
-  async #untilDone(name: string, operation: () => Promise<void>): Promise<void> {
+  async #untilDone(name: string, operation: (onOverdue: (waitedMs: number) => void) => Promise<void>): Promise<void> {
+    const onOverdue = (waitedMs: number) =>
+      this.#log.warn({ operation: name, waitedMs, timeoutMs: this.options.callTimeoutMs, callsInFlight: pendingCalls().length }, 'transactional call has not answered past its timeout; still waiting (no other call may start)');
     if (this.#busy) throw new TransactionFatalError(name, new Error(`called while ${this.#busy} is in progress`));
     this.#busy = name;
     try {
       for (let attempt = 1, delayMs = FIRST_RETRY_DELAY_MS; ; attempt++, delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS)) {
         try {
-          await operation();
+          await operation(onOverdue);
           if (attempt > 1) this.#log.info({ operation: name, attempts: attempt }, 'transactional call completed after retries');
           return;
         } catch (error) {

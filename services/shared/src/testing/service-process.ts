@@ -3,10 +3,13 @@
  * `make run` and Kubernetes do: environment in, /ready and /metrics over HTTP, SIGTERM or SIGKILL
  * to stop it. Output goes to `.eric/test-logs/<name>.log`.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 export const repositoryRoot = fileURLToPath(new URL('../../../../', import.meta.url));
 const builtProjects = new Set<string>();
@@ -128,5 +131,37 @@ export class ServiceProcess {
       this.kill('SIGTERM');
       await this.exited();
     }
+  }
+}
+
+/**
+ * A broker of its own for a test that stops, pauses or restarts it (the shared test broker must
+ * stay up for the other test files), started by scripts/kafka.sh. Its port is the test broker's
+ * plus `portOffset`, so that two checkouts testing at once do not collide. The commands run
+ * asynchronously: the test's own clients (websockets, traffic) keep running meanwhile.
+ */
+export class PrivateBroker {
+  readonly port: number;
+  readonly #env: NodeJS.ProcessEnv;
+
+  constructor(name: string, portOffset: number) {
+    this.port = Number(process.env.ERIC_TEST_KAFKA_PORT ?? 19092) + portOffset;
+    this.#env = { ...process.env, KAFKA_PORT: String(this.port), KAFKA_HOME_DIR: `${repositoryRoot}.eric/kafka-${name}` };
+    delete this.#env.KAFKA_BROKERS;
+  }
+
+  get brokers(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Runs `scripts/kafka.sh <command>`; `start` returns once the broker serves metadata. */
+  async run(command: 'start' | 'stop' | 'reset'): Promise<void> {
+    await execFileAsync('bash', [`${repositoryRoot}scripts/kafka.sh`, command], { env: this.#env });
+  }
+
+  /** Freezes (SIGSTOP) or thaws (SIGCONT) the broker: connections hang instead of being refused. */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    const pid = Number(readFileSync(`${this.#env.KAFKA_HOME_DIR}/kafka.pid`, 'utf8').trim());
+    process.kill(pid, signal);
   }
 }
