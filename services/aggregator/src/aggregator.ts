@@ -19,7 +19,7 @@ import { buildAggregatorHttp } from './app.js';
 import { loadAggregatorConfig } from './config.js';
 import { CountStage } from './count/count-stage.js';
 import { createAggregatorMetrics } from './metrics.js';
-import { RepartitionStage, repartitionGroupId } from './repartition/repartition-stage.js';
+import { RepartitionStage } from './repartition/repartition-stage.js';
 import { StatefulSetReplicas, TopologyCheck } from './topology.js';
 import { aggregatorTopics } from './topics.js';
 
@@ -75,6 +75,8 @@ const repartition = new RepartitionStage({
   metrics,
   onFatal,
   progress: liveness.watch('repartition'),
+  watermarkIntervalMs: config.watermarkIntervalMs,
+  advanceWhileIdle: config.wallClockClose,
 });
 
 const count = new CountStage({
@@ -84,13 +86,11 @@ const count = new CountStage({
   topics: config.topics,
   window: config.window,
   emitIntervalMs: config.emitIntervalMs,
-  wallClockClose: config.wallClockClose,
   batchSize: config.count.batchSize,
   pollMs: config.count.pollMs,
   transactionTimeoutMs: config.count.transactionTimeoutMs,
   logger,
   metrics,
-  upstream: { visitsTopic: config.topics.visits, groupId: repartitionGroupId(config.applicationId) },
   onFatal,
   progress: liveness.watch('count'),
 });

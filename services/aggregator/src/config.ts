@@ -79,7 +79,7 @@ export const aggregatorConfigSchema = {
     env: 'EMIT_INTERVAL_MS',
   },
   wallClockClose: {
-    doc: 'Close windows on the wall clock once every visit that reached Kafka before end + grace has been forwarded (true), or only when newer visits arrive (false, like Kafka Streams).',
+    doc: 'Let the event time of a visits partition that is read to its end move on with the wall clock since its newest visit, so quiet windows close on time (true), or only with newer visits (false, like Kafka Streams).',
     format: Boolean,
     default: true,
     env: 'WALL_CLOCK_CLOSE',
@@ -109,6 +109,12 @@ export const aggregatorConfigSchema = {
       default: 0,
       env: 'CHANGELOG_RETENTION_SECONDS',
     },
+  },
+  watermarkIntervalMs: {
+    doc: 'How often the repartition stage sends the event-time progress (watermarks) of its visits partitions and checks which are read to their end, ms. Bounds how late a quiet window closes.',
+    format: 'positive-int',
+    default: 200,
+    env: 'WATERMARK_INTERVAL_MS',
   },
   repartition: {
     batchSize: {

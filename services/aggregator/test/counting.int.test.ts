@@ -87,7 +87,7 @@ describe('aggregator: exact unique counts', () => {
     const all = [...onTime, afterMalformed, ...stillOnTime];
     // They all reached Kafka before their windows' ends: event time is capped by arrival.
     const arrivals = new Map(all.map((visit) => [visit, producedAt]));
-    const { finals: expected } = expectedFinals(all, 2, SIZE, GRACE, arrivals);
+    const { finals: expected } = expectedFinals(all, SIZE, GRACE, arrivals);
     expect(finals).toEqual(expected);
     expect(finals.get(finalKey(1, 'a', w0))).toBe(26); // 25 distinct ids + "after-malformed"
     expect(finals.get(finalKey(2, null, w1))).toBe(expected.get(finalKey(2, null, w1)));

@@ -64,7 +64,7 @@ describe('aggregator under crashes', () => {
     buildAggregator();
     const prefix = uniqueName('agg-kill');
     const visits = history(40_000, 30, 42);
-    const expected = expectedFinals(visits, 2, SIZE, GRACE);
+    const expected = expectedFinals(visits, SIZE, GRACE);
     await new TopicAdmin(settings).ensureTopics([{ name: `${prefix}-visits`, partitions: 1, config: { 'message.timestamp.type': 'LogAppendTime' } }]);
     await produceHistory(`${prefix}-visits`, visits);
 
@@ -113,7 +113,7 @@ describe('aggregator under crashes', () => {
       expect(code).not.toBe(0);
       expect(first.output()).toMatch(/fenced/);
 
-      const expected = expectedFinals(visits, 1, SIZE, GRACE);
+      const expected = expectedFinals(visits, SIZE, GRACE);
       await waitForFinals(settings, `${prefix}-active-visitors`, expected.finals.size, 60_000);
       await sleep(2000);
       expect(finalsOf(await readResults(settings, `${prefix}-active-visitors`))).toEqual(expected.finals);

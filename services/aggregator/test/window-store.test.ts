@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { CloseClock } from '../src/count/watermark.js';
 import { WindowStore } from '../src/count/window-store.js';
 import { closesAt, encodeWindowKey, isClosed, windowStart } from '../src/count/windows.js';
 
@@ -71,29 +70,5 @@ describe('WindowStore', () => {
     expect(store.takeChanged()).toEqual([]);
     store.add(visit('c', 130), 0);
     expect(store.takeChanged()).toHaveLength(1);
-  });
-});
-
-describe('CloseClock', () => {
-  it('follows the largest event time and never goes back', () => {
-    const clock = new CloseClock();
-    clock.observeRecord(100, 200_000);
-    clock.observeRecord(90, 200_000);
-    expect(clock.value).toBe(100);
-  });
-
-  it('caps a visit stamped in the future by its arrival time', () => {
-    const clock = new CloseClock();
-    clock.observeRecord(1000, 150_000); // arrived at t = 150 s, claims 1000 s
-    expect(clock.value).toBe(150);
-  });
-
-  it('moves to the wall clock on request and restores only forward', () => {
-    const clock = new CloseClock();
-    clock.observeWallClock(500, 0);
-    clock.restore(400);
-    expect(clock.value).toBe(500);
-    clock.restore(600);
-    expect(clock.value).toBe(600);
   });
 });

@@ -29,27 +29,24 @@ import {
 import { closeClockRecord, idRecord } from './changelog.js';
 import { resultKey, windowResult } from './results.js';
 import { restoreFromChangelog, type RestoreProgress } from './restore.js';
-import { UpstreamProgress } from './upstream-progress.js';
-import { CloseClock } from './watermark.js';
+import { EventTimeClock } from './event-time.js';
 import { WindowStore, type OpenWindow } from './window-store.js';
 import { closesAt, type WindowSpec } from './windows.js';
 import type { AggregatorMetrics } from '../metrics.js';
+import { decodeRepartitionRecord } from '../repartition-records.js';
 
 export interface CountStageOptions {
   settings: KafkaSettings;
   applicationId: string;
   partition: number;
-  topics: { repartition: string; changelog: string; activeVisitors: string };
+  topics: { visits: string; repartition: string; changelog: string; activeVisitors: string };
   window: WindowSpec;
   emitIntervalMs: number;
-  wallClockClose: boolean;
   batchSize: number;
   pollMs: number;
   transactionTimeoutMs: number;
   logger: Logger;
   metrics: AggregatorMetrics;
-  /** The topic and consumer group of the repartition stage, whose progress gates wall-clock closes. */
-  upstream: { visitsTopic: string; groupId: string };
   /** Called when the stage cannot go on (fenced, fatal producer error). */
   onFatal: (error: Error) => void;
   /** Told whenever the stage's loop completes an iteration (see Liveness). */
@@ -60,21 +57,18 @@ export interface CountStageOptions {
 
 type Phase = 'starting' | 'restoring' | 'running' | 'stopping' | 'stopped' | 'failed';
 
-interface Visit {
-  id: string;
-  account_id: number;
-  store_id: string | null;
-  timestamp: number;
-}
-
 /** librdkafka's timeout for each Kafka call; a transactional call that times out is made again. */
 const CALL_TIMEOUT_MS = 10_000;
 const FIRST_RETRY_DELAY_MS = 500;
 const MAX_RETRY_DELAY_MS = 10_000;
+/** How long offsets of records that changed nothing (watermarks) may stay uncommitted, ms. */
+const IDLE_COMMIT_MS = 5_000;
+/** How often the partition count of `visits` is read again (it may grow), ms. */
+const SOURCES_REFRESH_MS = 30_000;
 
 export class CountStage {
   readonly store: WindowStore;
-  readonly clock = new CloseClock();
+  readonly clock = new EventTimeClock();
   #phase: Phase = 'starting';
   #restore: RestoreProgress = { read: 0, total: 0 };
   #consumer: kafka.KafkaConsumer | undefined;
@@ -87,8 +81,10 @@ export class CountStage {
   #lag = Number.POSITIVE_INFINITY;
   #caughtUpOnce = false;
   #lastProvisionalAt = 0;
-  #upstream: UpstreamProgress | undefined;
-  #lastUpstreamCheck = 0;
+  #lastCommitAt = 0;
+  /** The input offset of the last commit. */
+  #committedOffset = 0;
+  #sourcesCheckedAt = 0;
   readonly #log: Logger;
   readonly #now: () => number;
 
@@ -137,7 +133,6 @@ export class CountStage {
     logClientErrors(this.#consumer, this.#log, 'consumer');
     logClientErrors(this.#producer, this.#log, 'producer');
     await Promise.all([kafka.connect(this.#producer), kafka.connect(this.#consumer)]);
-    this.#upstream = new UpstreamProgress(settings, this.options.upstream.visitsTopic, this.options.upstream.groupId, this.#consumer);
     this.#transactions = new TransactionalProducer(this.#producer, {
       callTimeoutMs: CALL_TIMEOUT_MS,
       logger: this.#log,
@@ -159,7 +154,6 @@ export class CountStage {
     this.#phase = 'stopping';
     await this.#loop?.catch(() => undefined);
     await Promise.allSettled([
-      this.#upstream?.close(),
       this.#consumer ? kafka.disconnect(this.#consumer) : Promise.resolve(),
       this.#producer ? kafka.disconnect(this.#producer) : Promise.resolve(),
     ]);
@@ -173,7 +167,7 @@ export class CountStage {
         return { ready: false, detail: `restoring ${this.#restore.read} of ${this.#restore.total} changelog records`, phase: this.#phase };
       case 'running':
         return this.#caughtUpOnce
-          ? { ready: true, detail: 'running', phase: this.#phase, lag: this.#lag, openWindows: this.store.windowCount }
+          ? { ready: true, detail: 'running', phase: this.#phase, lag: this.#lag, openWindows: this.store.windowCount, eventTime: this.clock.value, inputEventTimes: this.clock.sources() }
           : { ready: false, detail: `catching up: ${this.#lag} records behind`, phase: this.#phase, lag: this.#lag };
       default:
         return { ready: false, detail: this.#phase, phase: this.#phase };
@@ -219,6 +213,7 @@ export class CountStage {
     consumer.unassign();
     consumer.assign([{ topic: topics.repartition, partition, offset }]);
     this.#nextOffset = offset;
+    this.#committedOffset = offset;
     this.#log.info({ offset, closeClock: this.clock.value, restoreFrom: checkpoint?.restoreFrom ?? null }, 'resuming input after the committed offset');
   }
 
@@ -232,6 +227,7 @@ export class CountStage {
     let readFailures = 0;
     try {
       while (!this.#stopping) {
+        if (Date.now() - this.#sourcesCheckedAt >= SOURCES_REFRESH_MS) await this.#refreshSources();
         let messages: kafka.Message[];
         try {
           messages = await kafka.consumeBatch(consumer, this.options.batchSize);
@@ -283,13 +279,17 @@ export class CountStage {
     let newestVisit = 0;
 
     for (const message of messages) {
-      const visit = parseRepartitionedVisit(message.value);
-      if (!visit) {
+      const record = decodeRepartitionRecord(message.value);
+      if (record.kind === 'watermark') {
+        this.clock.observe(record.watermark);
+        continue;
+      }
+      if (record.kind === 'unreadable') {
         metrics.visitsDropped.inc({ reason: 'unreadable' });
         this.#log.warn({ offset: message.offset }, 'unreadable record on the repartition topic, skipped');
         continue;
       }
-      this.clock.observeRecord(visit.timestamp, message.timestamp ?? 0);
+      const { visit } = record;
       const { outcome, key } = this.store.add(visit, this.clock.value);
       if (outcome === 'counted') {
         changelog.push(idRecord(key, visit.id));
@@ -307,17 +307,18 @@ export class CountStage {
     }
     this.#updateLag(messages.length);
 
-    let trigger: 'stream-time' | 'wall-clock' = 'stream-time';
-    if (await this.#wallClockMayClose(now, messages.length)) {
-      this.clock.observeWallClock(now, 0);
-      trigger = 'wall-clock';
-    }
+    const trigger = this.clock.lastMove;
     const closed = this.store.closeDue(this.clock.value);
     const provisionalDue = this.options.emitIntervalMs > 0 && (now - this.#lastProvisionalAt) * 1000 >= this.options.emitIntervalMs;
     const provisional = provisionalDue ? this.store.takeChanged() : [];
     if (provisionalDue) this.#lastProvisionalAt = now;
 
-    if (messages.length === 0 && closed.length === 0 && provisional.length === 0) return 'idle';
+    // Watermarks alone change nothing that must be kept: their offsets are committed with the
+    // next transaction that has state to write, or after IDLE_COMMIT_MS (they are read again
+    // after a restart, which is harmless).
+    const uncommitted = this.#nextOffset > this.#committedOffset;
+    const nothingToWrite = changelog.length === 0 && closed.length === 0 && provisional.length === 0;
+    if (nothingToWrite && (!uncommitted || (now - this.#lastCommitAt) * 1000 < IDLE_COMMIT_MS)) return 'idle';
 
     const commitStarted = process.hrtime.bigint();
     // Always sent, even when no input was read: the metadata is the restore checkpoint.
@@ -337,6 +338,8 @@ export class CountStage {
       this.#consumer!,
     );
     if (outcome === 'aborted') return 'aborted';
+    this.#committedOffset = this.#nextOffset;
+    this.#lastCommitAt = now;
 
     if (changelog.length > 0 || closed.length > 0) await this.#advanceChangelogPosition();
     const committedAt = this.#now();
@@ -354,30 +357,22 @@ export class CountStage {
   }
 
   /**
-   * Whether the wall clock may move the close clock to `now`: a window is due by the wall clock,
-   * every visit that reached Kafka before `now` has been forwarded (UpstreamProgress), and this
-   * stage has read everything forwarded to its partition. Checked at most every poll interval.
+   * Every partition of `visits` takes part in the event-time clock, also one that was added
+   * since the start and has sent nothing yet (it holds the clock until its reader reports).
    */
-  async #wallClockMayClose(now: number, consumed: number): Promise<boolean> {
-    if (!this.options.wallClockClose || consumed >= this.options.batchSize) return false;
-    if (this.store.nextCloseAt() > now) return false;
-    if ((now - this.#lastUpstreamCheck) * 1000 < this.options.pollMs) return false;
-    this.#lastUpstreamCheck = now;
+  async #refreshSources(): Promise<void> {
+    this.#sourcesCheckedAt = Date.now();
+    const { visits } = this.options.topics;
     try {
-      if (!(await this.#upstream!.forwardedBefore(now * 1000))) {
-        this.#log.debug({ now, behind: this.#upstream!.lastBehind }, 'wall-clock close waits: visits that arrived before now are not all forwarded yet');
-        return false;
-      }
-      // Everything forwarded before the check is below this high watermark: read it first.
-      const { topics, partition } = this.options;
-      const { highOffset } = await kafka.call<{ highOffset: number }>('queryWatermarkOffsets', CALL_TIMEOUT_MS, (done) =>
-        this.#consumer!.queryWatermarkOffsets(topics.repartition, partition, CALL_TIMEOUT_MS, done),
+      const metadata = await kafka.call<{ topics: Array<{ name: string; partitions: unknown[] }> }>('getMetadata', CALL_TIMEOUT_MS, (done) =>
+        this.#consumer!.getMetadata({ topic: visits, timeout: CALL_TIMEOUT_MS }, done),
       );
-      if (this.#nextOffset < highOffset) this.#log.debug({ nextOffset: this.#nextOffset, highOffset }, 'wall-clock close waits: forwarded visits not read yet');
-      return this.#nextOffset >= highOffset;
+      const count = metadata.topics.find((topic) => topic.name === visits)?.partitions.length ?? 0;
+      if (count > this.clock.sourceCount) this.#log.info({ visitsPartitions: count }, 'event time follows every partition of the visits topic');
+      this.clock.setSourceCount(count);
     } catch (error) {
-      this.#log.warn({ err: error }, 'could not check the repartition progress; windows wait for stream time');
-      return false;
+      this.#log.warn({ err: error }, 'could not read the partition count of the visits topic; retrying in 5 s');
+      this.#sourcesCheckedAt = Date.now() - SOURCES_REFRESH_MS + 5_000;
     }
   }
 
@@ -435,20 +430,6 @@ function parseCheckpoint(metadata: string | null | undefined): { restoreFrom: nu
     return undefined;
   }
 }
-
-/** The repartition stage writes validated, normalized visits; anything else is a bug upstream. */
-function parseRepartitionedVisit(value: Buffer | null | undefined): Visit | undefined {
-  if (!value) return undefined;
-  try {
-    const visit = JSON.parse(value.toString('utf8')) as Visit;
-    if (typeof visit.id !== 'string' || typeof visit.account_id !== 'number' || typeof visit.timestamp !== 'number') return undefined;
-    if (visit.store_id !== null && typeof visit.store_id !== 'string') return undefined;
-    return visit;
-  } catch {
-    return undefined;
-  }
-}
-
 
 /** Exponential back-off between retries of a step that failed `attempt` times in a row. */
 function backoff(attempt: number): number {

@@ -7,7 +7,7 @@
  */
 import { ShutdownInterrupted, kafka, rdkafkaConnectionConfig, type KafkaSettings, type Logger } from '@eric/shared';
 import { decodeChangelogRecord } from './changelog.js';
-import type { CloseClock } from './watermark.js';
+import type { EventTimeClock } from './event-time.js';
 import type { WindowStore } from './window-store.js';
 
 export interface RestoreProgress {
@@ -30,7 +30,7 @@ export interface RestoreOptions {
   partition: number;
   groupId: string;
   store: WindowStore;
-  clock: CloseClock;
+  clock: EventTimeClock;
   logger: Logger;
   onProgress?: (progress: RestoreProgress) => void;
   batchSize?: number;

@@ -4,15 +4,21 @@
  * murmur2("account_id:store_id") mod P, as Kafka's Java producer would choose — or sends it to
  * the dead-letter topic with the reason. Invalid input never stops it.
  *
+ * It also tells every count stage how far each partition of `visits` it reads has come in event
+ * time: watermark records, written to every repartition partition after the visits they cover
+ * (repartition-records.ts, source-progress.ts). When a partition is read to its end — checked
+ * against Kafka every WATERMARK_INTERVAL_MS — its watermark moves on with the wall clock, so
+ * quiet windows close on time without any further traffic.
+ *
  * Delivery guarantee: at least once. Offsets are committed only after every forwarded record of
  * the batch was acknowledged by Kafka (idempotent producer, acks=all), so nothing is lost; after
- * a crash some visits may be forwarded twice. A commit that fails (e.g. in a rebalance) is retried
- * until it lands: the count stages read the committed offsets to know when every visit that
- * arrived before a window's end has been forwarded (see count/upstream-progress.ts), so a lost
- * commit would hold windows open until new traffic came. Commits are asynchronous: a synchronous
- * one would stop the event loop, and with it the count stage, for a broker round trip. That is harmless because the count stage counts
+ * a crash some visits may be forwarded twice. That is harmless because the count stage counts
  * distinct visit ids: a second copy is a duplicate, not a second visit. (A transaction here would
- * buy nothing the count stage does not already guarantee, and cost a commit per batch.)
+ * buy nothing the count stage does not already guarantee, and cost a commit per batch.) Each
+ * commit carries, as metadata, the partition's event-time progress, so that the next reader of a
+ * partition (after a restart or a rebalance) continues its watermarks where this one left off.
+ * Commits are asynchronous: a synchronous one would stop the event loop, and with it the count
+ * stage, for a broker round trip; a failed one is retried.
  *
  * Static membership (group.instance.id = pod name) means a restarted pod gets its partitions
  * back without a rebalance of the whole group.
@@ -32,6 +38,8 @@ import {
   type VisitLimits,
 } from '@eric/shared';
 import { deadLetterHeaders } from './dead-letter.js';
+import { SourceProgress, parseSourceCheckpoint } from './source-progress.js';
+import { encodeVisit, encodeWatermark, watermarkKey, type Watermark } from '../repartition-records.js';
 import type { AggregatorMetrics } from '../metrics.js';
 
 export interface RepartitionStageOptions {
@@ -47,8 +55,14 @@ export interface RepartitionStageOptions {
   onFatal: (error: Error) => void;
   /** Told whenever the stage's loop completes an iteration (see Liveness). */
   progress: ProgressWatch;
+  /** How often watermarks are sent and idle partitions checked, ms. */
+  watermarkIntervalMs: number;
+  /** Whether an idle partition's event time moves on with the wall clock (WALL_CLOCK_CLOSE). */
+  advanceWhileIdle: boolean;
 }
 
+/** Bound of the idle check's and the take-over's requests to Kafka. */
+const IDLE_CHECK_TIMEOUT_MS = 5_000;
 /** How long one flush waits for Kafka's acknowledgements before it is made again. */
 const FLUSH_TIMEOUT_MS = 10_000;
 const MAX_RETRY_DELAY_MS = 5_000;
@@ -69,10 +83,17 @@ export class RepartitionStage {
   #deliveryErrors: kafka.LibrdKafkaError[] = [];
   /** Offsets forwarded but not yet committed (a commit failed, e.g. during a rebalance). */
   readonly #uncommitted = new Map<number, number>();
+  #sources: SourceProgress;
+  /** Assigned partitions whose previous reader's progress has not been read yet. */
+  readonly #toTakeOver = new Set<number>();
+  /** The offset committed for each partition when this reader took it over (-1: none). */
+  readonly #committedAtTakeOver = new Map<number, number>();
+  #lastIdleCheck = 0;
   readonly #log: Logger;
 
   constructor(private readonly options: RepartitionStageOptions) {
     this.#log = options.logger.child({ stage: 'repartition' });
+    this.#sources = new SourceProgress(options.advanceWhileIdle);
   }
 
   /**
@@ -134,8 +155,14 @@ export class RepartitionStage {
       if (assigned) this.#assigned = true;
       for (const { partition } of assignment) {
         this.#atEnd.delete(partition);
-        if (assigned) this.#partitions.add(partition);
-        else this.#partitions.delete(partition);
+        if (assigned) {
+          this.#partitions.add(partition);
+          this.#toTakeOver.add(partition);
+        } else {
+          this.#partitions.delete(partition);
+          this.#toTakeOver.delete(partition);
+          this.#sources.release(partition);
+        }
       }
       this.#log.info({ event: assigned ? 'assigned' : 'revoked', partitions: assignment.map((p) => p.partition) }, 'rebalance');
     });
@@ -189,8 +216,10 @@ export class RepartitionStage {
           await sleep(Math.min(250 * 2 ** readFailures++, MAX_RETRY_DELAY_MS));
           continue;
         }
+        if (this.#toTakeOver.size > 0) await this.#takeOver();
         if (messages.length > 0 && !(await this.#forward(messages))) return; // stopping: nothing committed
         if (this.#uncommitted.size > 0) this.#commit();
+        if (Date.now() - this.#lastIdleCheck >= this.options.watermarkIntervalMs) await this.#sendIdleWatermarks();
         this.#updateLag();
         this.options.progress.progress();
       }
@@ -229,18 +258,17 @@ export class RepartitionStage {
   async #forward(messages: kafka.Message[]): Promise<boolean> {
     const { topics, partitions, limits, metrics } = this.options;
     const producer = this.#producer!;
-    const now = Date.now() / 1000;
+    const nowMs = Date.now();
     const nextOffsets = new Map<number, number>();
     let forwarded = 0;
     for (const message of messages) {
-      const result = parseVisit(message.value, now, limits);
+      const result = parseVisit(message.value, nowMs / 1000, limits);
       if (result.ok) {
         const visit = result.value;
         const key = repartitionKey(visit);
-        // Only the contract's four fields travel on: smaller records, and nothing unvalidated.
-        const value = Buffer.from(JSON.stringify({ id: visit.id, account_id: visit.account_id, store_id: visit.store_id, timestamp: visit.timestamp }));
-        // The visit's Kafka timestamp (its arrival) is kept: the count stage caps event time by it.
-        producer.produce(topics.repartition, partitionForKey(key, partitions), value, key, message.timestamp);
+        // The visit's Kafka timestamp (its arrival) is kept: event time is capped by it.
+        producer.produce(topics.repartition, partitionForKey(key, partitions), encodeVisit(visit), key, message.timestamp);
+        this.#sources.observe(message.partition, visit.timestamp, message.timestamp ?? 0, nowMs);
         forwarded++;
       } else {
         metrics.visitsInvalid.inc({ reason: result.reason });
@@ -249,6 +277,8 @@ export class RepartitionStage {
       }
       nextOffsets.set(message.partition, message.offset + 1);
     }
+    // After the visits, in the same producer: a count stage reads them before the watermark.
+    for (const source of nextOffsets.keys()) this.#sendWatermark(this.#sources.flowing(source));
     if (!(await this.#flushUntilAcknowledged())) return false;
     if (this.#deliveryErrors.length > 0) {
       // Kafka refused records even after the producer's retries: committing now would lose them.
@@ -261,11 +291,81 @@ export class RepartitionStage {
     return true;
   }
 
+  /** Writes a watermark to every repartition partition, so that every count stage learns it. */
+  #sendWatermark(watermark: Watermark): void {
+    const value = encodeWatermark(watermark);
+    const key = watermarkKey(watermark.source);
+    for (let partition = 0; partition < this.options.partitions; partition++) {
+      this.#producer!.produce(this.options.topics.repartition, partition, value, key);
+    }
+  }
+
+  /**
+   * Sends the watermark of every assigned partition that Kafka says is read to its end: its end
+   * offset, asked for now, is at or below this reader's position, so every visit that reached it
+   * before the question has been forwarded. A partition still being read gets its watermark with
+   * its visits (#forward).
+   */
+  async #sendIdleWatermarks(): Promise<void> {
+    this.#lastIdleCheck = Date.now();
+    const owned = [...this.#partitions].filter((partition) => this.#sources.owns(partition));
+    if (owned.length === 0) return;
+    const { visits } = this.options.topics;
+    const checkedAt = Date.now();
+    let ends: kafka.TopicPartitionOffset[];
+    try {
+      // offsetsForTimes with -1 (ListOffsets' "latest") answers every partition in one request.
+      ends = await kafka.call<kafka.TopicPartitionOffset[]>('offsetsForTimes', IDLE_CHECK_TIMEOUT_MS, (done) =>
+        this.#consumer!.offsetsForTimes(owned.map((partition) => ({ topic: visits, partition, offset: -1 })), IDLE_CHECK_TIMEOUT_MS, done),
+      );
+    } catch (error) {
+      this.#log.debug({ err: error }, 'could not check whether the visits partitions are read to their end');
+      return;
+    }
+    const positions = new Map(this.#consumer!.position(owned.map((partition) => ({ topic: visits, partition }))).map((p) => [p.partition, p.offset]));
+    for (const { partition, offset: end } of ends) {
+      if (end >= 0 && this.#startPosition(partition, positions.get(partition)) >= end && this.#sources.owns(partition)) {
+        this.#sendWatermark(this.#sources.idle(partition, checkedAt));
+      }
+    }
+  }
+
+  /**
+   * The next offset this reader will read: its position once it has read something since the
+   * assignment, else the offset committed when it took the partition over, else (nothing ever
+   * committed) the beginning: 0, which only an empty partition's end equals.
+   */
+  #startPosition(partition: number, position: number | undefined): number {
+    if (position !== undefined && position >= 0) return position;
+    const committed = this.#committedAtTakeOver.get(partition) ?? -1;
+    return committed >= 0 ? committed : 0;
+  }
+
+  /** Reads the progress that the previous readers of newly assigned partitions committed. */
+  async #takeOver(): Promise<void> {
+    const partitions = [...this.#toTakeOver];
+    try {
+      const committed = await kafka.call<kafka.TopicPartitionOffset[]>('committed', IDLE_CHECK_TIMEOUT_MS, (done) =>
+        this.#consumer!.committed(partitions.map((partition) => ({ topic: this.options.topics.visits, partition })), IDLE_CHECK_TIMEOUT_MS, done),
+      );
+      for (const entry of committed) {
+        if (!this.#toTakeOver.delete(entry.partition)) continue; // revoked meanwhile
+        this.#sources.takeOver(entry.partition, parseSourceCheckpoint((entry as { metadata?: string }).metadata));
+        this.#committedAtTakeOver.set(entry.partition, entry.offset);
+      }
+    } catch (error) {
+      this.#log.warn({ err: error }, 'could not read the committed progress of newly assigned partitions; retrying');
+    }
+  }
+
   /** Commits the forwarded offsets of partitions still assigned; a failure puts them back (see 'offset.commit'). */
   #commit(): void {
     for (const partition of this.#uncommitted.keys()) if (!this.#partitions.has(partition)) this.#uncommitted.delete(partition);
     if (this.#uncommitted.size === 0) return;
-    const offsets = [...this.#uncommitted].map(([partition, offset]) => ({ topic: this.options.topics.visits, partition, offset }));
+    const offsets = [...this.#uncommitted].map(([partition, offset]) => {
+      const checkpoint = this.#sources.checkpoint(partition);
+      return { topic: this.options.topics.visits, partition, offset, ...(checkpoint ? { metadata: JSON.stringify(checkpoint) } : {}) };
+    });
     this.#uncommitted.clear();
     try {
       this.#consumer!.commit(offsets);
