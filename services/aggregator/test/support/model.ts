@@ -7,7 +7,8 @@
  *
  * (The aggregator learns the event time from watermarks sent after each forwarded batch, so it
  * can only be more lenient than this model for a visit whose lateness is decided within its own
- * batch: tests keep late visits far behind the stream.)
+ * batch — every visit of the very first batch is on time: tests keep late visits far behind the
+ * stream, and out of its beginning.)
  */
 export interface ModelVisit {
   id: string;
