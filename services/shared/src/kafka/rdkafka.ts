@@ -49,6 +49,8 @@ export function pendingCalls(): PendingCall[] {
 
 /** How much longer than its own timeout a native call may take before it counts as lost. */
 export const OVERDUE_MARGIN_MS = 5_000;
+/** A deadline timer this late means the whole process was paused, not that the call was slow. */
+const PAUSE_TOLERANCE_MS = 1_000;
 
 /** A native call whose callback did not come within its timeout plus OVERDUE_MARGIN_MS. */
 export class OverdueCallError extends Error {
@@ -79,14 +81,33 @@ export function call<T = void>(
 ): Promise<T> {
   const entry: PendingCall = { name, startedAt: Date.now() };
   pending.add(entry);
+  const deadlineMs = timeoutMs + OVERDUE_MARGIN_MS;
   return new Promise<T>((resolve, reject) => {
-    const overdue = setInterval(() => {
-      if (onOverdue) return onOverdue(Date.now() - entry.startedAt);
-      clearInterval(overdue);
-      reject(new OverdueCallError(name, timeoutMs));
-    }, timeoutMs + OVERDUE_MARGIN_MS);
+    let settled = false;
+    let expectedAt = Date.now() + deadlineMs;
+    let timer: NodeJS.Timeout;
+    const check = () => {
+      if (Date.now() - expectedAt > PAUSE_TOLERANCE_MS) {
+        // The timer fired late: this process was not running (SIGSTOP, a frozen VM), and neither
+        // was the call. Give it its time again rather than blame it.
+        expectedAt = Date.now() + deadlineMs;
+        timer = setTimeout(check, deadlineMs);
+        return;
+      }
+      // After the I/O callbacks of this turn of the event loop: an answer that is already in is
+      // delivered first.
+      setImmediate(() => {
+        if (settled) return;
+        if (!onOverdue) return reject(new OverdueCallError(name, timeoutMs));
+        onOverdue(Date.now() - entry.startedAt);
+        expectedAt = Date.now() + deadlineMs;
+        timer = setTimeout(check, deadlineMs);
+      });
+    };
+    timer = setTimeout(check, deadlineMs);
     invoke((err, value) => {
-      clearInterval(overdue);
+      settled = true;
+      clearTimeout(timer);
       pending.delete(entry);
       if (err) reject(err);
       else resolve(value as T);
