@@ -1,0 +1,239 @@
+/**
+ * The dashboard page: wires the websocket's counts into the CountBook, and draws the summary
+ * cards, the chart and the table from it — at most four times a second however fast counts
+ * arrive, and once a second anyway, because the current window follows the wall clock.
+ */
+import { checkAccess, rememberToken, storedToken } from './access.js';
+import { VisitsChart } from './chart.js';
+import { CountBook } from './count-book.js';
+import { ago, countText, windowLabel } from './format.js';
+import { openLiveCounts } from './live-counts.js';
+import { chartSeries, CHART_SPAN_SECONDS } from './series.js';
+import { summarize } from './summary.js';
+import { KeysTable } from './table.js';
+import { windowPhase, windowStartAt } from './windows.js';
+
+/** Windows asked for on connect: an hour of the default one-minute windows, for the chart. */
+const SNAPSHOT_WINDOWS = 60;
+/** The current window and the five before it. */
+const TABLE_WINDOWS = 6;
+const RENDER_INTERVAL_MS = 250;
+const MAX_RETRY_MS = 15_000;
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const state = {
+  book: new CountBook(),
+  filter: filterFrom(params.get('account'), params.get('store')),
+  token: storedToken(params),
+  live: null,
+  retryMs: 1000,
+  dirty: true,
+  renderedSecond: 0,
+};
+
+const chart = new VisitsChart($('chart'));
+const table = new KeysTable({
+  table: $('keys'),
+  footer: $('table-footer'),
+  onAccount: (account) => applyFilter({ account }),
+  onSort: () => render(),
+});
+
+function filterFrom(account, store) {
+  const filter = {};
+  if (account !== null && account.trim() !== '') filter.account = Number(account.trim());
+  if (store !== null && store.trim() !== '') filter.store = store.trim();
+  return filter;
+}
+
+function matchesFilter(message) {
+  return (state.filter.account === undefined || state.filter.account === message.account_id)
+    && (state.filter.store === undefined || state.filter.store === message.store_id);
+}
+
+function setStatus(name, text) {
+  $('status').dataset.state = name;
+  $('status').textContent = text;
+}
+
+// --- Connection: access first (its answer says why a token is refused), then the websocket. ---
+
+async function start() {
+  setStatus('connecting', 'connecting…');
+  const access = await checkAccess(state.token);
+  if (access.ok) {
+    $('access-prompt').hidden = true;
+    $('scope').textContent = access.scope.accounts === '*' || !access.scope.access_control ? '' : `token for account ${access.scope.accounts.join(', ')}`;
+    connect();
+  } else if (access.reason === 'unreachable') {
+    retryLater(`${access.message}`);
+  } else {
+    askForToken(access);
+  }
+}
+
+function connect() {
+  let opened = false;
+  state.live = openLiveCounts({
+    token: state.token,
+    windows: SNAPSHOT_WINDOWS,
+    filter: state.filter,
+    onOpen: () => {
+      opened = true;
+      state.retryMs = 1000;
+      state.book.clear(); // the snapshot that follows is the whole truth
+      setStatus('live', 'live');
+    },
+    onCount: (message) => {
+      if (!matchesFilter(message)) return; // in flight before a filter change
+      state.book.apply(message);
+      state.dirty = true;
+    },
+    onError: (error) => showNotice(`${error.error}: ${error.message}`),
+    onClose: (event) => {
+      state.live = null;
+      retryLater(opened ? `disconnected (${event.code})` : 'could not connect');
+    },
+  });
+}
+
+function retryLater(why) {
+  const delay = state.retryMs;
+  state.retryMs = Math.min(state.retryMs * 2, MAX_RETRY_MS);
+  setStatus('reconnecting', `${why}, retrying in ${Math.round(delay / 1000)} s`);
+  // Access is checked again: a token revoked by a restart is explained, not retried forever.
+  setTimeout(start, delay);
+}
+
+function askForToken(access) {
+  setStatus('locked', access.reason === 'token_required' ? 'token needed' : 'token refused');
+  $('access-prompt').hidden = false;
+  $('access-message').textContent = access.reason === 'token_required'
+    ? 'This gateway has access control on: enter an access token to see the counts.'
+    : `The token was refused: ${access.message}.`;
+  $('access-message').dataset.reason = access.reason;
+  $('token').focus();
+}
+
+$('access-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  state.token = $('token').value.trim() || undefined;
+  rememberToken(state.token);
+  $('token').value = '';
+  start();
+});
+
+// --- Filter (sent to the gateway), search and row limit (the table only). ---
+
+function applyFilter(filter) {
+  state.filter = filter;
+  $('filter-account').value = filter.account ?? '';
+  $('filter-store').value = filter.store ?? '';
+  state.book.clear(); // the gateway answers a filter change with the counts it selects
+  const url = new URL(location.href);
+  url.searchParams.delete('account');
+  url.searchParams.delete('store');
+  if (filter.account !== undefined) url.searchParams.set('account', String(filter.account));
+  if (filter.store !== undefined) url.searchParams.set('store', filter.store);
+  history.replaceState(null, '', url);
+  state.live?.setFilter(filter);
+  render();
+}
+
+$('filter').addEventListener('submit', (event) => {
+  event.preventDefault();
+  const filter = filterFrom($('filter-account').value, $('filter-store').value);
+  if (filter.account !== undefined && !(Number.isSafeInteger(filter.account) && filter.account >= 0)) {
+    $('filter-account').setCustomValidity('an account id is a whole number');
+    $('filter-account').reportValidity();
+    return;
+  }
+  $('filter-account').setCustomValidity('');
+  applyFilter(filter);
+});
+$('clear').addEventListener('click', () => applyFilter({}));
+$('search').addEventListener('input', () => render());
+$('limit').addEventListener('change', () => render());
+
+function showNotice(text) {
+  $('notice').textContent = text;
+  $('notice').hidden = false;
+}
+
+// --- Drawing. ---
+
+function render() {
+  const now = Date.now() / 1000;
+  const { book } = state;
+  const length = book.windowSeconds;
+  book.forgetBefore(windowStartAt(now, length) - CHART_SPAN_SECONDS);
+  const summary = summarize(book, now);
+  renderCards(summary, now);
+  chart.update(chartSeries(book, now), length);
+  const current = summary.current.start;
+  const columns = Array.from({ length: TABLE_WINDOWS }, (_, i) => {
+    const start = current - i * length;
+    const window = book.window(start);
+    return { start, end: start + length, phase: windowPhase(start, start + length, window?.final ?? false, now) };
+  });
+  table.render(book, columns, { search: $('search').value, limit: Number($('limit').value) });
+  $('selection').textContent = selectionText();
+  state.dirty = false;
+  state.renderedSecond = Math.floor(now);
+}
+
+function selectionText() {
+  const { account, store } = state.filter;
+  if (account === undefined && store === undefined) return 'all accounts and stores';
+  return [account !== undefined ? `account ${account}` : 'every account', store !== undefined ? `store “${store}”` : 'every store'].join(' · ');
+}
+
+function renderCards(summary, now) {
+  const { current, last, previousFinal, future, newestWithData } = summary;
+  $('current-window').textContent = windowLabel(current.start, current.end);
+  $('current-count').textContent = countText(current.total);
+  $('current-detail').textContent = current.keys > 0
+    ? `provisional · ${countText(current.keys)} account/store${current.keys === 1 ? '' : 's'} so far`
+    : newestWithData
+      ? `no visits yet in this window · last counted ${windowLabel(newestWithData.start, newestWithData.end)} (${ago(now - newestWithData.end)})`
+      : 'no visits yet in this window';
+  $('current-card').dataset.quiet = String(current.keys === 0);
+
+  $('last-window').textContent = windowLabel(last.start, last.end);
+  $('last-count').textContent = last.keys === 0 && last.phase !== 'closing' ? '0' : countText(last.total);
+  $('last-card').dataset.phase = last.phase;
+  $('last-detail').textContent = last.phase === 'final'
+    ? `final${previousFinal ? ` · ${change(last.total, previousFinal.total)} vs ${windowLabel(previousFinal.start, previousFinal.end)}` : ''}`
+    : last.keys === 0 ? 'no visits in this window' : 'closing: the final count comes after the grace period';
+
+  $('keys-count').textContent = countText(state.book.keyCount);
+  const accounts = new Set(state.book.keys.map((key) => key.account_id)).size;
+  $('keys-detail').textContent = `${countText(accounts)} account${accounts === 1 ? '' : 's'} with visits in the last hour`;
+
+  $('future-card').dataset.state = future.length > 0 ? 'warning' : 'ok';
+  if (future.length > 0) {
+    const visits = future.reduce((sum, window) => sum + window.total, 0);
+    const furthest = future.at(-1);
+    $('future-count').textContent = countText(visits);
+    $('future-detail').textContent = `visit${visits === 1 ? '' : 's'} stamped ahead of this clock, up to ${windowLabel(furthest.start, furthest.end)}: check the senders' clocks`;
+  } else {
+    $('future-count').textContent = '0';
+    $('future-detail').textContent = 'no visit stamped ahead of this clock';
+  }
+}
+
+function change(now, before) {
+  if (before === 0) return now === 0 ? '±0' : 'up from 0';
+  const percent = Math.round(((now - before) / before) * 100);
+  return `${percent > 0 ? '+' : percent < 0 ? '−' : '±'}${Math.abs(percent)} %`;
+}
+
+setInterval(() => {
+  if (state.dirty || Math.floor(Date.now() / 1000) !== state.renderedSecond) render();
+}, RENDER_INTERVAL_MS);
+
+$('filter-account').value = state.filter.account ?? '';
+$('filter-store').value = state.filter.store ?? '';
+render();
+start();
