@@ -5,7 +5,7 @@
  * windows amber. Hovering a bar shows its exact values.
  */
 import uPlot from '../vendor/uPlot.esm.js';
-import { clockTime, countText, windowLabel } from './format.js';
+import { clockTime, countText, counted, windowLabel } from './format.js';
 
 const COLORS = {
   final: '#4fd18b',
@@ -91,7 +91,7 @@ export class VisitsChart {
           }
           title.textContent = windowLabel(point.start, point.end);
           count.textContent = point.total === null ? 'no counts' : `${countText(point.total)} unique visits`;
-          detail.textContent = point.total === null ? '' : `${PHASE_TEXT[point.phase]} · ${countText(point.keys)} account/store${point.keys === 1 ? '' : 's'}`;
+          detail.textContent = point.total === null ? '' : `${PHASE_TEXT[point.phase]} · ${counted(point.keys, 'account/store')}`;
           detail.dataset.phase = point.phase;
           box.hidden = false;
           // Keep the box inside the plot: flip it to the left of the cursor near the right edge.

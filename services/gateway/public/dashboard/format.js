@@ -23,3 +23,8 @@ export function ago(seconds) {
   if (seconds < 90 * 60) return `${Math.round(seconds / 60)} min ago`;
   return `${Math.round(seconds / 3600)} h ago`;
 }
+
+/** "1 account", "3 accounts" (with thousands separators). */
+export function counted(count, singular, plural = `${singular}s`) {
+  return `${countText(count)} ${count === 1 ? singular : plural}`;
+}

@@ -4,9 +4,9 @@
  * arrive, and once a second anyway, because the current window follows the wall clock.
  */
 import { checkAccess, rememberToken, storedToken } from './access.js';
+import { renderCards } from './cards.js';
 import { VisitsChart } from './chart.js';
 import { CountBook } from './count-book.js';
-import { ago, countText, windowLabel } from './format.js';
 import { openLiveCounts } from './live-counts.js';
 import { chartSeries, CHART_SPAN_SECONDS } from './series.js';
 import { summarize } from './summary.js';
@@ -169,7 +169,7 @@ function render() {
   const length = book.windowSeconds;
   book.forgetBefore(windowStartAt(now, length) - CHART_SPAN_SECONDS);
   const summary = summarize(book, now);
-  renderCards(summary, now);
+  renderCards(summary, state.book, now);
   chart.update(chartSeries(book, now), length);
   const current = summary.current.start;
   const columns = Array.from({ length: TABLE_WINDOWS }, (_, i) => {
@@ -187,46 +187,6 @@ function selectionText() {
   const { account, store } = state.filter;
   if (account === undefined && store === undefined) return 'all accounts and stores';
   return [account !== undefined ? `account ${account}` : 'every account', store !== undefined ? `store “${store}”` : 'every store'].join(' · ');
-}
-
-function renderCards(summary, now) {
-  const { current, last, previousFinal, future, newestWithData } = summary;
-  $('current-window').textContent = windowLabel(current.start, current.end);
-  $('current-count').textContent = countText(current.total);
-  $('current-detail').textContent = current.keys > 0
-    ? `provisional · ${countText(current.keys)} account/store${current.keys === 1 ? '' : 's'} so far`
-    : newestWithData
-      ? `no visits yet in this window · last counted ${windowLabel(newestWithData.start, newestWithData.end)} (${ago(now - newestWithData.end)})`
-      : 'no visits yet in this window';
-  $('current-card').dataset.quiet = String(current.keys === 0);
-
-  $('last-window').textContent = windowLabel(last.start, last.end);
-  $('last-count').textContent = last.keys === 0 && last.phase !== 'closing' ? '0' : countText(last.total);
-  $('last-card').dataset.phase = last.phase;
-  $('last-detail').textContent = last.phase === 'final'
-    ? `final${previousFinal ? ` · ${change(last.total, previousFinal.total)} vs ${windowLabel(previousFinal.start, previousFinal.end)}` : ''}`
-    : last.keys === 0 ? 'no visits in this window' : 'closing: the final count comes after the grace period';
-
-  $('keys-count').textContent = countText(state.book.keyCount);
-  const accounts = new Set(state.book.keys.map((key) => key.account_id)).size;
-  $('keys-detail').textContent = `${countText(accounts)} account${accounts === 1 ? '' : 's'} with visits in the last hour`;
-
-  $('future-card').dataset.state = future.length > 0 ? 'warning' : 'ok';
-  if (future.length > 0) {
-    const visits = future.reduce((sum, window) => sum + window.total, 0);
-    const furthest = future.at(-1);
-    $('future-count').textContent = countText(visits);
-    $('future-detail').textContent = `visit${visits === 1 ? '' : 's'} stamped ahead of this clock, up to ${windowLabel(furthest.start, furthest.end)}: check the senders' clocks`;
-  } else {
-    $('future-count').textContent = '0';
-    $('future-detail').textContent = 'no visit stamped ahead of this clock';
-  }
-}
-
-function change(now, before) {
-  if (before === 0) return now === 0 ? '±0' : 'up from 0';
-  const percent = Math.round(((now - before) / before) * 100);
-  return `${percent > 0 ? '+' : percent < 0 ? '−' : '±'}${Math.abs(percent)} %`;
 }
 
 setInterval(() => {
