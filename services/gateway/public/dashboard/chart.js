@@ -32,7 +32,7 @@ export class VisitsChart {
 
   constructor(container) {
     const bars = uPlot.paths.bars({ size: [0.85, 48], align: 1 });
-    const series = (label, color, fill, dash) => ({ label, stroke: color, fill, width: 1.5, dash, paths: bars, points: { show: false } });
+    const series = (label, color, fill, dash, points = { show: false }) => ({ label, stroke: color, fill, width: 1.5, dash, paths: bars, points });
     const axis = (extra) => ({ stroke: COLORS.axis, grid: { stroke: COLORS.grid }, ticks: { stroke: COLORS.grid }, font: '12px system-ui, sans-serif', ...extra });
     const options = {
       ...this.#size(container),
@@ -50,7 +50,8 @@ export class VisitsChart {
         {},
         series('final', COLORS.final, 'rgba(79, 209, 139, 0.6)'),
         series('provisional', COLORS.provisional, 'rgba(79, 179, 255, 0.2)', [5, 3]),
-        series('future', COLORS.future, 'rgba(255, 180, 84, 0.3)', [2, 2]),
+        // A dot as well: a few visits ahead of the clock would be an invisible bar next to thousands.
+        series('future', COLORS.future, 'rgba(255, 180, 84, 0.3)', [2, 2], { show: true, size: 7, fill: COLORS.future }),
       ],
       legend: { live: false },
       cursor: { points: { show: false }, drag: { x: false, y: false } },
