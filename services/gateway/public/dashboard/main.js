@@ -175,7 +175,9 @@ function render() {
   const columns = Array.from({ length: TABLE_WINDOWS }, (_, i) => {
     const start = current - i * length;
     const window = book.window(start);
-    return { start, end: start + length, phase: windowPhase(start, start + length, window?.final ?? false, now) };
+    // A past window without any count has no state to show (the current one is always "now").
+    const phase = window || i === 0 ? windowPhase(start, start + length, window?.final ?? false, now) : 'empty';
+    return { start, end: start + length, phase };
   });
   table.render(book, columns, { search: $('search').value, limit: Number($('limit').value) });
   $('selection').textContent = selectionText();
