@@ -93,10 +93,11 @@ stop_all() {
   trap 'kill_all' INT
   trap '' TERM
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  local started=$EPOCHREALTIME
+  # EPOCHREALTIME (bash 5) has microseconds; older bash falls back to whole seconds.
+  local started=${EPOCHREALTIME:-$SECONDS}
   wait_for_all
   local took summary
-  took="$(awk -v from="$started" -v to="$EPOCHREALTIME" 'BEGIN { printf "%.1f", to - from }')"
+  took="$(awk -v from="$started" -v to="${EPOCHREALTIME:-$SECONDS}" 'BEGIN { printf "%.1f", to - from }')"
   if [ ${#failed[@]} -eq 0 ]; then
     summary="run: stopped ${#pids[@]} services gracefully in ${took} s"
   else
