@@ -39,6 +39,9 @@ export const CloseCode = {
 /** One warning per kind of client misbehaviour per this interval; the metrics count every event. */
 const MISBEHAVIOUR_LOG_INTERVAL_MS = 10_000;
 
+/** Snapshot sizes whose encoded frames are shared between clients at once. */
+const MAX_SHARED_SNAPSHOTS = 4;
+
 /** What each drop reason means, for the log line. */
 const DROP_EXPLANATIONS: Record<DropReason, string> = {
   slow_consumer: 'websocket client dropped: it reads too slowly (send queue full)',
@@ -281,6 +284,9 @@ export class Hub {
     let frames = this.#fullSnapshots.byWindows.get(windows);
     if (!frames) {
       frames = snapshot(() => true, windows).map(encodeView);
+      // Clients choose `windows`: a few sizes are worth sharing (the default, the dashboard's),
+      // but a client asking for every size in turn must not grow the cache without bound.
+      if (this.#fullSnapshots.byWindows.size >= MAX_SHARED_SNAPSHOTS) this.#fullSnapshots.byWindows.clear();
       this.#fullSnapshots.byWindows.set(windows, frames);
     }
     return frames;
