@@ -37,6 +37,8 @@ export class KeysTable {
 
   #header(columns) {
     const tr = document.createElement('tr');
+    // Windows shorter than a minute need seconds to tell their columns apart.
+    const withSeconds = columns.some((column) => column.start % 60 !== 0);
     const cell = (label, by, className = '') => {
       const th = document.createElement('th');
       th.className = className;
@@ -56,7 +58,7 @@ export class KeysTable {
     };
     tr.append(cell('account', 'account'), cell('store', 'store'));
     columns.forEach((column, index) => {
-      const th = cell(clockTime(column.start), index, `count col-${index}`);
+      const th = cell(clockTime(column.start, withSeconds), index, `count col-${index}`);
       const phase = document.createElement('small');
       phase.textContent = PHASE_LABEL[column.phase] ?? '';
       th.querySelector('button').append(phase);
