@@ -12,6 +12,7 @@ import { chartSeries } from '../public/dashboard/series.js';
 import { summarize } from '../public/dashboard/summary.js';
 import { windowPhase, windowStartAt } from '../public/dashboard/windows.js';
 import { windowLabel } from '../public/dashboard/format.js';
+import { clockSkewSeconds } from '../public/dashboard/clock.js';
 
 const MINUTE = 60;
 const NOW = 1_800_000_030; // 30 s into a window
@@ -60,6 +61,19 @@ describe('windows against the wall clock', () => {
 
   it('labels windows with clock times that never run together', () => {
     expect(windowLabel(Date.UTC(2026, 0, 1, 11, 10) / 1000, Date.UTC(2026, 0, 1, 11, 11) / 1000)).toMatch(/^\d\d:\d\d–\d\d:\d\d$/);
+  });
+});
+
+describe("the gateway's clock", () => {
+  const sent = Date.UTC(2026, 0, 1, 12, 0, 0);
+  it('corrects a browser clock that is minutes off, by the Date header', () => {
+    // The gateway says 12:05:00 while this browser says 12:00:00.
+    expect(clockSkewSeconds('Thu, 01 Jan 2026 12:05:00 GMT', sent, sent + 100)).toBeCloseTo(300.45, 2);
+  });
+
+  it('ignores differences within the header resolution and the round trip, and a missing header', () => {
+    expect(clockSkewSeconds('Thu, 01 Jan 2026 12:00:01 GMT', sent, sent + 40)).toBe(0);
+    expect(clockSkewSeconds(null, sent, sent + 40)).toBe(0);
   });
 });
 

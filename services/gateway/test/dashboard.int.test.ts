@@ -99,6 +99,21 @@ describe('dashboard page in headless Chromium', () => {
     await page.close();
   });
 
+  it("takes the current window from the gateway's clock when the browser's is 5 minutes ahead", async () => {
+    await clearOfWindowEdge();
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await page.addInitScript(() => {
+      const realNow = Date.now.bind(Date);
+      Date.now = () => realNow() + 5 * 60_000;
+    });
+    await page.goto(gw.baseUrl);
+    await page.locator('#status[data-state="live"]').waitFor();
+    const expectedCurrent = lastHour().filter((r) => r.window[0] === windowAt()).reduce((sum, r) => sum + r.count, 0);
+    await expect.poll(() => page.locator('#current-count').textContent()).toBe(expectedCurrent.toLocaleString('en-US'));
+    expect(await page.locator('#future-count').textContent()).toBe('1');
+    await page.close();
+  });
+
   it('shows exact values in the chart tooltip, provisional and final apart', async () => {
     await clearOfWindowEdge();
     const page = await open(gw.baseUrl);

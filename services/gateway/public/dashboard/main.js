@@ -30,7 +30,11 @@ const state = {
   retryMs: 1000,
   dirty: true,
   renderedSecond: 0,
+  /** Seconds from this browser's clock to the gateway's: the current window is the gateway's. */
+  clockSkew: 0,
 };
+
+const nowSeconds = () => Date.now() / 1000 + state.clockSkew;
 
 const chart = new VisitsChart($('chart'));
 const table = new KeysTable({
@@ -62,6 +66,7 @@ function setStatus(name, text) {
 async function start() {
   setStatus('connecting', 'connecting…');
   const access = await checkAccess(state.token);
+  state.clockSkew = access.clockSkew;
   if (access.ok) {
     $('access-prompt').hidden = true;
     $('scope').textContent = access.scope.accounts === '*' || !access.scope.access_control ? '' : `token for account ${access.scope.accounts.join(', ')}`;
@@ -164,7 +169,7 @@ function showNotice(text) {
 // --- Drawing. ---
 
 function render() {
-  const now = Date.now() / 1000;
+  const now = nowSeconds();
   const { book } = state;
   const length = book.windowSeconds;
   book.forgetBefore(windowStartAt(now, length) - CHART_SPAN_SECONDS);
@@ -192,7 +197,7 @@ function selectionText() {
 }
 
 setInterval(() => {
-  if (state.dirty || Math.floor(Date.now() / 1000) !== state.renderedSecond) render();
+  if (state.dirty || Math.floor(nowSeconds()) !== state.renderedSecond) render();
 }, RENDER_INTERVAL_MS);
 
 $('filter-account').value = state.filter.account ?? '';
