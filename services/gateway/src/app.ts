@@ -77,8 +77,9 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     },
   });
 
+  // logLevel warn: one page load fetches eight files, sixteen request lines of no interest.
   for (const [path, asset] of dashboard) {
-    app.get(path, async (_request, reply) => reply.headers(DASHBOARD_HEADERS).type(asset.contentType).send(asset.body));
+    app.get(path, { logLevel: 'warn' }, async (_request, reply) => reply.headers(DASHBOARD_HEADERS).type(asset.contentType).send(asset.body));
   }
 
   // /ws and /api share the token check; it runs before the upgrade, so a refusal is a plain 401.
