@@ -2,22 +2,23 @@
  * The gateway's HTTP surface as a fastify instance, without a port or Kafka: tests build it and
  * call `inject()` or listen on port 0.
  *
- *   GET /                        the dashboard page (self-contained HTML)
- *   GET /ws                      websocket: snapshot, then live counts; setFilter / close
+ *   GET /                        the dashboard page; its modules in /dashboard/, uPlot in /vendor/
+ *   GET /ws                      websocket: snapshot, then live counts; setFilter / close (?windows=)
  *   GET /api/active-visitors     the current counts as JSON (?account=&store=&windows=)
+ *   GET /api/access              whether a token is needed, and which accounts this one may see
  *   GET /healthz /ready /metrics operations
  *
  * With access control on, /ws and /api need a token (`Authorization: Bearer …` or `?token=`);
- * without a valid one the answer is 401, before any websocket upgrade.
+ * without a valid one the answer is 401 with the reason, before any websocket upgrade.
  */
-import { readFileSync } from 'node:fs';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createHttpServer, operationsRoutes, type Logger, type Readiness } from '@eric/shared';
 import { presentedToken, scopeAllows, type AccessControl, type AccountScope } from './access.js';
 import type { Collator, WindowView } from './collator.js';
-import type { Hub } from './hub.js';
+import { loadDashboardAssets } from './dashboard-assets.js';
+import { isProtocolViolation, type Hub } from './hub.js';
 import type { GatewayMetrics } from './metrics.js';
 import { matchesFilter, type Filter } from './protocol.js';
 
@@ -35,14 +36,10 @@ export interface AppDependencies {
   snapshotWindows: number;
 }
 
-// Kept outside src/ so the same relative path works from src/ (tests) and dist/ (the build).
-const DASHBOARD_URL = new URL('../public/index.html', import.meta.url);
-
-/** Response headers of the dashboard: it loads nothing from elsewhere and talks only to this host. */
+/** Response headers of the dashboard's files: the page loads nothing from elsewhere and talks only to this host. */
 const DASHBOARD_HEADERS = {
-  'content-type': 'text/html; charset=utf-8',
   'cache-control': 'no-cache',
-  'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:; connect-src 'self'",
+  'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:; connect-src 'self'",
   'x-content-type-options': 'nosniff',
 };
 
@@ -53,30 +50,64 @@ interface SnapshotQuery {
   token?: string;
 }
 
+/** `windows` as REST and /ws take it: how many of the most recent windows to send. */
+const WINDOWS_PARAMETER = { type: 'integer', minimum: 1, maximum: 100_000 } as const;
+
+/** Why a request without a usable token is refused: the dashboard shows this to the person. */
+function unauthorized(token: string | undefined) {
+  return token === undefined || token === ''
+    ? { error: 'unauthorized', reason: 'token_required', message: 'this gateway needs an access token (Authorization: Bearer <token>, or ?token=)' }
+    : { error: 'unauthorized', reason: 'token_rejected', message: 'this token is not one of the gateway\'s tokens: check it for typos, or ask for a current one' };
+}
+
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const app = createHttpServer(deps.logger);
-  const dashboard = readFileSync(DASHBOARD_URL);
+  const dashboard = loadDashboardAssets();
 
   await app.register(operationsRoutes, { registry: deps.registry, readiness: deps.readiness });
-  await app.register(websocket, { options: { maxPayload: deps.maxPayloadBytes } });
+  await app.register(websocket, {
+    options: { maxPayload: deps.maxPayloadBytes },
+    // The plugin's default logs every socket error at error level with its stack and cuts the
+    // connection, so an oversized frame ended as 1006 instead of ws's own 1009 close frame.
+    errorHandler(error, socket) {
+      if (isProtocolViolation(error)) return; // ws is closing it with the right code; the hub counts it
+      // Anything else comes from the gateway's own handler: a bug worth an error line.
+      deps.logger.error({ err: error }, 'websocket handler failed');
+      socket.terminate();
+    },
+  });
 
-  app.get('/', async (_request, reply) => reply.headers(DASHBOARD_HEADERS).send(dashboard));
+  // logLevel warn: one page load fetches eight files, sixteen request lines of no interest.
+  for (const [path, asset] of dashboard) {
+    app.get(path, { logLevel: 'warn' }, async (_request, reply) => reply.headers(DASHBOARD_HEADERS).type(asset.contentType).send(asset.body));
+  }
 
   // /ws and /api share the token check; it runs before the upgrade, so a refusal is a plain 401.
   const scopes = new WeakMap<FastifyRequest, AccountScope>();
+  const scopeOf = (request: FastifyRequest): AccountScope => scopes.get(request) ?? { all: false, accounts: new Set() };
   await app.register(async (api) => {
     api.addHook('preValidation', async (request: FastifyRequest, reply: FastifyReply) => {
-      const scope = deps.access.authenticate(presentedToken(request.headers, request.query));
+      const token = presentedToken(request.headers, request.query);
+      const scope = deps.access.authenticate(token);
       if (scope === null) {
         deps.metrics.upgradesRefused.inc();
-        return reply.code(401).header('www-authenticate', 'Bearer').send({ error: 'unauthorized', message: 'a valid token is required' });
+        return reply.code(401).header('www-authenticate', 'Bearer').send(unauthorized(token));
       }
       scopes.set(request, scope);
     });
 
-    // Both routes log only warnings: fastify's request lines would carry ?token= into the logs.
-    api.get('/ws', { websocket: true, logLevel: 'warn' }, (socket, request) => {
-      deps.hub.connect(socket, scopes.get(request) ?? { all: false, accounts: new Set() }, request.socket);
+    // These routes log only warnings: fastify's request lines would carry ?token= into the logs.
+    api.get<{ Querystring: { windows?: number } }>(
+      '/ws',
+      { websocket: true, logLevel: 'warn', schema: { querystring: { type: 'object', properties: { windows: WINDOWS_PARAMETER, token: { type: 'string' } } } } },
+      (socket, request) => {
+        deps.hub.connect(socket, scopeOf(request), { transport: request.socket, snapshotWindows: request.query.windows });
+      },
+    );
+
+    api.get('/api/access', { logLevel: 'warn' }, async (request) => {
+      const scope = scopeOf(request);
+      return { access_control: deps.access.enabled, accounts: scope.all ? '*' : [...scope.accounts].sort((a, b) => a - b) };
     });
 
     api.get<{ Querystring: SnapshotQuery }>(
@@ -89,14 +120,14 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
             properties: {
               account: { type: 'integer', minimum: 0 },
               store: { type: 'string', maxLength: 256 },
-              windows: { type: 'integer', minimum: 1, maximum: 100_000 },
+              windows: WINDOWS_PARAMETER,
               token: { type: 'string' },
             },
           },
         },
       },
       async (request, reply) => {
-        const scope = scopes.get(request) ?? { all: false, accounts: new Set() };
+        const scope = scopeOf(request);
         const { account, store, windows } = request.query;
         if (account !== undefined && !scopeAllows(scope, account)) {
           return reply.code(403).send({ error: 'forbidden', message: `this token may not see account ${account}` });

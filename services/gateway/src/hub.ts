@@ -15,12 +15,15 @@
  *   never block; the check costs one read of the socket's queue length).
  * - A ping every `pingIntervalMs`; a client that has not answered the previous one is dropped, so
  *   dead peers (a laptop that went to sleep) do not pile up.
+ * - Client misbehaviour (a refused message, an oversized or malformed frame, a slow reader) is a
+ *   metric and a rate-limited warning, never an error: clients cannot fill the gateway's log.
  */
 import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import type { Logger } from '@eric/shared';
 import { scopeAllows, type AccountScope } from './access.js';
 import type { WindowView } from './collator.js';
+import { LogThrottle } from './log-throttle.js';
 import type { DropReason, GatewayMetrics } from './metrics.js';
 import { encodeView, errorMessage, matchesFilter, parseClientMessage, type ClientMessageError, type Filter } from './protocol.js';
 
@@ -32,6 +35,21 @@ export const CloseCode = {
   messageTooBig: 1009,
   tryAgainLater: 1013,
 } as const;
+
+/** One warning per kind of client misbehaviour per this interval; the metrics count every event. */
+const MISBEHAVIOUR_LOG_INTERVAL_MS = 10_000;
+
+/** Snapshot sizes whose encoded frames are shared between clients at once. */
+const MAX_SHARED_SNAPSHOTS = 4;
+
+/** What each drop reason means, for the log line. */
+const DROP_EXPLANATIONS: Record<DropReason, string> = {
+  slow_consumer: 'websocket client dropped: it reads too slowly (send queue full)',
+  ping_timeout: 'websocket client dropped: no answer to the previous ping',
+  oversized_message: 'websocket client dropped: it sent a frame over the size limit (closed with 1009)',
+  invalid_frame: 'websocket client dropped: it sent a malformed websocket frame',
+  too_many_clients: 'websocket client turned away: too many clients (closed with 1013)',
+};
 
 export interface HubOptions {
   maxBufferedBytes: number;
@@ -45,6 +63,13 @@ export interface HubOptions {
   snapshot(include: (view: WindowView) => boolean, windows: number): WindowView[];
   /** Changes whenever a snapshot would differ (Collator.version). */
   snapshotVersion(): number;
+}
+
+export interface ConnectOptions {
+  /** The TCP socket under the websocket, to batch writes. */
+  transport?: Duplex;
+  /** Windows in this client's snapshots (`/ws?windows=`); the hub's default otherwise. */
+  snapshotWindows?: number;
 }
 
 class Client {
@@ -63,6 +88,8 @@ class Client {
     readonly id: number,
     /** The TCP socket under the websocket, to batch writes; absent in tests that have none. */
     readonly transport: Duplex | undefined,
+    /** How many recent windows its snapshots hold. */
+    readonly snapshotWindows: number,
   ) {}
 
   accepts(view: WindowView): boolean {
@@ -84,12 +111,14 @@ export class Hub {
   readonly #byAccount = new Map<number, Set<Client>>();
   readonly #heartbeat: NodeJS.Timeout;
   #nextId = 1;
+  readonly #misbehaviourLog = new LogThrottle(MISBEHAVIOUR_LOG_INTERVAL_MS);
   /**
-   * The encoded snapshot of everything, shared by every unrestricted client that connects while
-   * nothing changes: after a gateway restart thousands of dashboards reconnect at once, and each
-   * would otherwise walk and serialize the whole collation.
+   * The encoded snapshots of everything (one per window count asked for), shared by every
+   * unrestricted client that connects while nothing changes: after a gateway restart thousands
+   * of dashboards reconnect at once, and each would otherwise walk and serialize the whole
+   * collation.
    */
-  #fullSnapshot: { version: number; frames: Buffer[] } | undefined;
+  #fullSnapshots: { version: number; byWindows: Map<number, Buffer[]> } = { version: -1, byWindows: new Map() };
 
   constructor(options: HubOptions) {
     this.#options = options;
@@ -102,13 +131,13 @@ export class Hub {
   }
 
   /** Takes over an upgraded connection: sends the snapshot, then live updates. */
-  connect(socket: WebSocket, scope: AccountScope, transport?: Duplex): void {
+  connect(socket: WebSocket, scope: AccountScope, options: ConnectOptions = {}): void {
     if (this.#clients.size >= this.#options.maxClients) {
-      this.#options.metrics.clientsDropped.inc({ reason: 'too_many_clients' });
+      this.#countDrop('too_many_clients');
       socket.close(CloseCode.tryAgainLater, 'too many clients');
       return;
     }
-    const client = new Client(socket, scope, this.#nextId++, transport);
+    const client = new Client(socket, scope, this.#nextId++, options.transport, options.snapshotWindows ?? this.#options.snapshotWindows);
     const log = this.#options.logger;
     this.#clients.add(client);
     this.#index(client);
@@ -120,9 +149,14 @@ export class Hub {
       client.alive = true;
     });
     socket.on('error', (error: Error & { code?: string }) => {
-      // ws closes the connection itself (1009) when a frame exceeds maxPayload.
-      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#options.metrics.clientsDropped.inc({ reason: 'oversized_message' });
-      log.debug({ client: client.id, err: error }, 'websocket client error');
+      // A frame the protocol forbids (too big: 1009, malformed: 1002 or 1007): ws has already
+      // answered it with a close frame; here it is only counted.
+      if (isProtocolViolation(error)) {
+        this.#remove(client);
+        this.#countDrop(error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'oversized_message' : 'invalid_frame', client.id);
+      } else {
+        log.debug({ client: client.id, err: error }, 'websocket client error');
+      }
     });
     socket.on('close', (code) => {
       this.#remove(client);
@@ -240,15 +274,22 @@ export class Hub {
   }
 
   #snapshotFrames(client: Client): Buffer[] {
-    const { snapshot, snapshotWindows, snapshotVersion } = this.#options;
+    const { snapshot, snapshotVersion } = this.#options;
+    const windows = client.snapshotWindows;
     if (!client.scope.all || client.filter.account !== undefined || client.filter.store !== undefined) {
-      return snapshot((view) => client.accepts(view), snapshotWindows).map(encodeView);
+      return snapshot((view) => client.accepts(view), windows).map(encodeView);
     }
     const version = snapshotVersion();
-    if (this.#fullSnapshot?.version !== version) {
-      this.#fullSnapshot = { version, frames: snapshot(() => true, snapshotWindows).map(encodeView) };
+    if (this.#fullSnapshots.version !== version) this.#fullSnapshots = { version, byWindows: new Map() };
+    let frames = this.#fullSnapshots.byWindows.get(windows);
+    if (!frames) {
+      frames = snapshot(() => true, windows).map(encodeView);
+      // Clients choose `windows`: a few sizes are worth sharing (the default, the dashboard's),
+      // but a client asking for every size in turn must not grow the cache without bound.
+      if (this.#fullSnapshots.byWindows.size >= MAX_SHARED_SNAPSHOTS) this.#fullSnapshots.byWindows.clear();
+      this.#fullSnapshots.byWindows.set(windows, frames);
     }
-    return this.#fullSnapshot.frames;
+    return frames;
   }
 
   /** Whether a live update may be written to the client now; drops it when its queue is full. */
@@ -268,6 +309,7 @@ export class Hub {
 
   #reply(client: Client, error: ClientMessageError, message: string): void {
     this.#options.metrics.clientErrors.inc({ error });
+    this.#warnThrottled(`rejected:${error}`, { client: client.id, error, detail: message }, 'websocket client message refused');
     if (client.socket.readyState === WebSocket.OPEN) client.socket.send(errorMessage(error, message));
   }
 
@@ -285,10 +327,22 @@ export class Hub {
   /** Disconnects a client on the gateway's initiative: a close frame, or a plain cut when it is dead. */
   #drop(client: Client, reason: DropReason, code?: number, text?: string): void {
     this.#remove(client);
-    this.#options.metrics.clientsDropped.inc({ reason });
-    this.#options.logger.info({ client: client.id, reason }, 'websocket client dropped');
+    this.#countDrop(reason, client.id);
     if (code === undefined) client.socket.terminate();
     else client.socket.close(code, text);
+  }
+
+  #countDrop(reason: DropReason, clientId?: number): void {
+    this.#options.metrics.clientsDropped.inc({ reason });
+    this.#warnThrottled(`dropped:${reason}`, { client: clientId, reason }, DROP_EXPLANATIONS[reason]);
+  }
+
+  /** A warning, unless one of this kind was written less than MISBEHAVIOUR_LOG_INTERVAL_MS ago. */
+  #warnThrottled(kind: string, fields: Record<string, unknown>, message: string): void {
+    const decision = this.#misbehaviourLog.admit(kind, Date.now());
+    if (!decision.log) return;
+    const notLogged = decision.suppressed > 0 ? { similarNotLogged: decision.suppressed } : {};
+    this.#options.logger.warn({ ...fields, ...notLogged }, message);
   }
 
   #remove(client: Client): void {
@@ -325,6 +379,11 @@ export class Hub {
       if (watchers?.size === 0) this.#byAccount.delete(account);
     }
   }
+}
+
+/** ws's errors for frames the protocol forbids carry codes like WS_ERR_INVALID_UTF8. */
+export function isProtocolViolation(error: Error & { code?: string }): boolean {
+  return typeof error.code === 'string' && error.code.startsWith('WS_ERR_');
 }
 
 function rawText(data: RawData): string {

@@ -4,7 +4,7 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type DropReason = 'slow_consumer' | 'ping_timeout' | 'oversized_message' | 'too_many_clients';
+export type DropReason = 'slow_consumer' | 'ping_timeout' | 'oversized_message' | 'invalid_frame' | 'too_many_clients';
 
 /** Values read at scrape time rather than kept in step on every record. */
 export interface GaugeProbes {

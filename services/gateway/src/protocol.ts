@@ -29,6 +29,9 @@ export interface ErrorMessage {
 
 const MAX_STORE_LENGTH = 256;
 
+/** The keys a filter may have: anything else is a typo ("acount") that must not mean "everything". */
+const FILTER_KEYS = ['account', 'store'] as const;
+
 export function parseClientMessage(text: string): Validation<ClientMessage, ClientMessageError> {
   if (text.trim() === 'close') return { ok: true, value: { type: 'close' } };
   let message: unknown;
@@ -45,6 +48,11 @@ export function parseClientMessage(text: string): Validation<ClientMessage, Clie
   if (type !== 'setFilter') return reject('unknown_type', `unknown message type ${JSON.stringify(type ?? null)}; known: setFilter, close`);
   if (filter === undefined || filter === null) return { ok: true, value: { type: 'setFilter', filter: {} } };
   if (typeof filter !== 'object' || Array.isArray(filter)) return reject('invalid_filter', '"filter" must be an object');
+  const unknown = Object.keys(filter).filter((key) => !(FILTER_KEYS as readonly string[]).includes(key));
+  if (unknown.length > 0) {
+    const names = unknown.map((key) => JSON.stringify(key)).join(', ');
+    return reject('invalid_filter', `unknown filter key ${names}; a filter has only "account" and "store"`);
+  }
 
   const { account, store } = filter as { account?: unknown; store?: unknown };
   const parsed: Filter = {};

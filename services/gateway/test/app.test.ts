@@ -11,12 +11,17 @@ import { buildApp } from '../src/app.js';
 import { Collator, type WindowView } from '../src/collator.js';
 import { Hub } from '../src/hub.js';
 import { createGatewayMetrics } from '../src/metrics.js';
-import { TestClient, type Frame } from './ws-client.js';
+import { TestClient, closeCodeAfterUnreadSend, waitUntil, type Frame } from './ws-client.js';
 
 const NOW = Math.floor(Date.now() / 1000);
 const WINDOW: [number, number] = [NOW - (NOW % 60), NOW - (NOW % 60) + 60];
 
-async function harness(tokens = '', maxClients = 100) {
+/** Log lines as objects, for tests of what the gateway logs. */
+function capturingLogger(lines: Array<Record<string, unknown>>) {
+  return createLogger('gateway', 'debug', { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+}
+
+async function harness(tokens = '', maxClients = 100, logger = createLogger('gateway', 'silent')) {
   const registry = createMetricsRegistry();
   const collator = new Collator({ retentionSeconds: 3600, maxKeys: 1000 });
   const metrics = createGatewayMetrics(registry, { keysHeld: () => collator.size, consumerOffset: () => 0 });
@@ -25,13 +30,13 @@ async function harness(tokens = '', maxClients = 100) {
     maxClients,
     pingIntervalMs: 60_000,
     snapshotWindows: 30,
-    logger: createLogger('gateway', 'silent'),
+    logger,
     metrics,
     snapshot: (include, windows) => collator.snapshot(include, windows),
     snapshotVersion: () => collator.version,
   });
   const app = await buildApp({
-    logger: createLogger('gateway', 'silent'),
+    logger,
     registry,
     readiness: new Readiness(),
     metrics,
@@ -53,7 +58,8 @@ async function harness(tokens = '', maxClients = 100) {
     }
     return hub.publish(changed);
   };
-  return { app, hub, feed, ws: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` };
+  const metric = async (line: RegExp) => Number((await registry.metrics()).split('\n').find((l) => line.test(l))?.split(' ').pop() ?? 0);
+  return { app, hub, feed, metric, port, ws: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` };
 }
 
 describe('gateway app (no broker)', () => {
@@ -69,16 +75,48 @@ describe('gateway app (no broker)', () => {
     return client;
   };
 
-  it('serves the self-contained dashboard under a strict content security policy', async () => {
+  it('serves the dashboard and everything it loads itself, under a strict content security policy', async () => {
     const h = await harness();
     app = h.app;
     const response = await fetch(`${h.http}/`);
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/html');
-    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'");
+    expect(response.headers.get('content-security-policy')).toContain("default-src 'none'; script-src 'self'; style-src 'self'");
     const html = await response.text();
     expect(html).toContain('<title>Eric');
-    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href=|https?:\/\/(?!www\.w3\.org)/);
+    // Nothing from another host (no CDN): every file the page names is the gateway's own.
+    const references = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1] as string);
+    expect(references).toEqual(['vendor/uPlot.min.css', 'dashboard/dashboard.css', 'dashboard/main.js']);
+    for (const path of [...references, 'vendor/uPlot.esm.js', 'dashboard/chart.js']) {
+      const asset = await fetch(`${h.http}/${path}`);
+      expect({ path, status: asset.status }).toEqual({ path, status: 200 });
+      expect(asset.headers.get('content-type')).toMatch(path.endsWith('.js') ? /^text\/javascript/ : /^text\/css/);
+    }
+    expect((await fetch(`${h.http}/dashboard/missing.js`)).status).toBe(404);
+  });
+
+  it('says why a request without a usable token is refused, and what a token may see', async () => {
+    const h = await harness('scoped-token-1=2,1;admin-token-1=*');
+    app = h.app;
+    const missing = await fetch(`${h.http}/api/access`);
+    expect(missing.status).toBe(401);
+    expect(await missing.json()).toMatchObject({ error: 'unauthorized', reason: 'token_required' });
+    const wrong = await fetch(`${h.http}/api/access?token=wrong-token-1`);
+    expect(await wrong.json()).toMatchObject({ error: 'unauthorized', reason: 'token_rejected' });
+    expect(await (await fetch(`${h.http}/api/access?token=scoped-token-1`)).json()).toEqual({ access_control: true, accounts: [1, 2] });
+    expect(await (await fetch(`${h.http}/api/access`, { headers: { authorization: 'Bearer admin-token-1' } })).json()).toEqual({ access_control: true, accounts: '*' });
+  });
+
+  it('sends as many windows in the snapshot as ?windows= asks', async () => {
+    const h = await harness();
+    app = h.app;
+    for (let ago = 0; ago < 40; ago += 1) h.feed({ window: [WINDOW[0] - ago * 60, WINDOW[1] - ago * 60], count: ago + 1 });
+    const byDefault = await connect(h.ws);
+    const hour = await connect(`${h.ws}?windows=60`);
+    await byDefault.sync();
+    await hour.sync();
+    expect([byDefault.counts.length, hour.counts.length]).toEqual([30, 40]);
+    await expect(TestClient.connect(`${h.ws}?windows=0`)).rejects.toThrow('HTTP 400');
   });
 
   it('sends the snapshot on connect, then batches of changes, each to the clients that want them', async () => {
@@ -147,6 +185,32 @@ describe('gateway app (no broker)', () => {
     const second = await connect(h.ws);
     expect(await second.closed).toEqual({ code: 1013, reason: 'too many clients' });
     expect(first.socket.readyState).toBe(1);
+  });
+
+  it('closes on a 10 MB frame with 1009, counts each one, and logs one warning without a stack', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const h = await harness('', 100, capturingLogger(lines));
+    app = h.app;
+    for (let i = 0; i < 3; i += 1) expect(await closeCodeAfterUnreadSend(h.port, 10 * 1024 * 1024)).toBe(1009);
+    await waitUntil(async () => (await h.metric(/^eric_gateway_clients_dropped_total\{reason="oversized_message"\}/)) === 3, 'three drops counted');
+    expect(lines.filter((line) => (line.level as number) >= 50)).toEqual([]);
+    expect(lines.filter((line) => line.err !== undefined)).toEqual([]);
+    expect(lines.filter((line) => line.level === 40)).toEqual([
+      expect.objectContaining({ reason: 'oversized_message', msg: expect.stringContaining('over the size limit') }),
+    ]);
+  });
+
+  it('refuses bad messages with a rate-limited warning, never an error', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const h = await harness('', 100, capturingLogger(lines));
+    app = h.app;
+    const client = await connect(h.ws);
+    for (let i = 0; i < 50; i += 1) client.send({ type: 'setFilter', filter: { acount: 352 } });
+    await waitUntil(() => client.frames.filter((f) => f.error === 'invalid_filter').length === 50, 'fifty refusals');
+    expect(await h.metric(/^eric_gateway_client_messages_rejected_total\{error="invalid_filter"\}/)).toBe(50);
+    expect(lines.filter((line) => (line.level as number) >= 40)).toEqual([
+      expect.objectContaining({ level: 40, error: 'invalid_filter', msg: 'websocket client message refused' }),
+    ]);
   });
 
   it('closes every client with 1001 when the hub shuts down', async () => {

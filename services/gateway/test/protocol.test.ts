@@ -31,6 +31,8 @@ describe('client messages', () => {
     ['{"type":"subscribe"}', 'unknown_type'],
     ['{"filter":{"account":1}}', 'unknown_type'],
     ['{"type":"setFilter","filter":"352"}', 'invalid_filter'],
+    ['{"type":"setFilter","filter":{"acount":352}}', 'invalid_filter'],
+    ['{"type":"setFilter","filter":{"account":352,"shop":"web"}}', 'invalid_filter'],
     ['{"type":"setFilter","filter":{"account":-1}}', 'invalid_filter'],
     ['{"type":"setFilter","filter":{"account":1.5}}', 'invalid_filter'],
     ['{"type":"setFilter","filter":{"account":"abc"}}', 'invalid_filter'],
@@ -38,6 +40,14 @@ describe('client messages', () => {
     [`{"type":"setFilter","filter":{"account":1,"store":"${'x'.repeat(300)}"}}`, 'invalid_filter'],
   ])('refuses %s as %s', (text, reason) => {
     expect(parseClientMessage(text)).toMatchObject({ ok: false, reason });
+  });
+
+  it('names the unknown key of a mistyped filter instead of showing every account', () => {
+    expect(parseClientMessage('{"type":"setFilter","filter":{"acount":352}}')).toEqual({
+      ok: false,
+      reason: 'invalid_filter',
+      detail: 'unknown filter key "acount"; a filter has only "account" and "store"',
+    });
   });
 
   it('matches a view by account and store, an absent field matching anything', () => {

@@ -6,6 +6,7 @@
  * - 202 `{accepted, ids}`: Kafka acknowledged every visit (acks=all); nothing will be lost.
  * - 400 `{error, message, invalid: [{index, reason, detail}]}`: nothing was written.
  * - 413: the body or the number of visits is over the limit; nothing was written.
+ * - 405 + `Allow: POST` for any other method on the path.
  * - 503 `{error, message, visits}` + `Retry-After`: Kafka is unreachable, the queue is full, or
  *   the acknowledgement did not come in time. Some visits may have been written: resend the
  *   `visits` of the answer as they are (with the ids and timestamps the server filled in), and
@@ -57,6 +58,18 @@ const ingestRoutes: FastifyPluginAsync<AppDeps> = async (app, deps) => {
 
   app.addHook('onResponse', async (_request, reply) => {
     metrics.ingestRequests.inc({ status: String(reply.statusCode) });
+  });
+
+  // The path exists, only the method is wrong: say so (405 + Allow) rather than "not found".
+  app.route({
+    method: ['GET', 'PUT', 'PATCH', 'DELETE'],
+    url: '/v1/visits',
+    logLevel: 'warn',
+    handler: async (request, reply) =>
+      reply
+        .code(405)
+        .header('allow', 'POST')
+        .send({ error: 'method_not_allowed', message: `${request.method} is not supported here: send visits with POST /v1/visits` }),
   });
 
   // logLevel warn: an ingest endpoint takes thousands of requests a second; the metrics count

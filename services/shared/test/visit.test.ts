@@ -31,6 +31,7 @@ describe('parseVisit', () => {
     ['a string account_id', raw({ ...good, account_id: '352' }), 'wrong_type', /"account_id" must be an integer, got string/],
     ['a fractional account_id', raw({ ...good, account_id: 1.5 }), 'invalid_value', /non-negative integer/],
     ['a negative account_id', raw({ ...good, account_id: -1 }), 'invalid_value', /non-negative integer/],
+    ['an account_id beyond 2^53 - 1', `{"id":"a","account_id":9007199254740993,"store_id":null,"timestamp":${now}}`, 'invalid_value', /"account_id" is out of range: the largest account id is 9007199254740991/],
     ['a numeric store_id', raw({ ...good, store_id: 3 }), 'wrong_type', /"store_id" must be a string or null/],
     ['a string timestamp', raw({ ...good, timestamp: '2024-01-01' }), 'wrong_type', /epoch seconds/],
     ['a timestamp before 2000', raw({ ...good, timestamp: 12 }), 'timestamp_out_of_range', /before 946684800/],

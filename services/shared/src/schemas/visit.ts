@@ -87,6 +87,10 @@ export function validateVisit(
   if (typeof account_id !== 'number') {
     return reject('wrong_type', `"account_id" must be an integer, got ${describeType(account_id)}`);
   }
+  if (Number.isInteger(account_id) && account_id > Number.MAX_SAFE_INTEGER) {
+    // JSON.parse has already rounded such a number, so quoting it would show a value never sent.
+    return reject('invalid_value', `"account_id" is out of range: the largest account id is ${Number.MAX_SAFE_INTEGER} (2^53 - 1)`);
+  }
   if (!Number.isSafeInteger(account_id) || account_id < 0) {
     return reject('invalid_value', `"account_id" must be a non-negative integer, got ${account_id}`);
   }

@@ -1,0 +1,33 @@
+/**
+ * The websocket to the gateway, in the protocol every client speaks (see the README): the
+ * snapshot of recent windows on connect, then every changed count; `setFilter` narrows both.
+ * The page asks for a snapshot of `windows` windows, enough for the chart's hour.
+ */
+export function openLiveCounts({ token, windows, filter, onOpen, onCount, onError, onClose }) {
+  const url = new URL('ws', location.href);
+  url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.searchParams.set('windows', String(windows));
+  if (token) url.searchParams.set('token', token);
+  const socket = new WebSocket(url);
+  const send = (message) => {
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+  };
+  const setFilter = (next) => send({ type: 'setFilter', filter: next });
+  socket.onopen = () => {
+    // The server sends everything on connect; a filter narrows it at once (and resends its counts).
+    if (Object.keys(filter).length > 0) setFilter(filter);
+    onOpen();
+  };
+  socket.onmessage = (event) => {
+    let message;
+    try {
+      message = JSON.parse(event.data);
+    } catch {
+      return;
+    }
+    if (message.type === 'error') onError(message);
+    else if (typeof message.account_id === 'number') onCount(message);
+  };
+  socket.onclose = (event) => onClose(event);
+  return { setFilter, close: () => socket.close() };
+}
