@@ -5,7 +5,7 @@
 #   node services/gateway/dist/main.js      (Deployment; port 6066; the default command)
 #   node services/producer/dist/main.js     (Deployment; port 6060)
 #   node services/producer/dist/cli.js      (the `produce` command of the original app)
-# README "Images" says why it is one image. Build from the repository root:
+# docs/kubernetes.md, "Images", says why it is one image. Build from the repository root:
 #   docker build -t eric:dev .
 ARG NODE_IMAGE=node:20.19-bookworm-slim
 

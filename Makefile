@@ -91,12 +91,12 @@ bench: build ## Measure the whole pipeline (producer, 4 aggregators, gateway, we
 tools: ## Install the packaging tools (helm, kubeconform, schemas, Prometheus) into .cache/tools
 	scripts/install-tools.sh
 
-chart-values: ## Print the README's Helm chart values table from values.yaml and values.schema.json
+chart-values: ## Print the Helm chart values table of docs/kubernetes.md from values.yaml and values.schema.json
 	@node scripts/chart-values-table.mjs
 
 .PHONY: k8s-up k8s-down k8s-status test-k8s
 
-k8s-up: ## Start a Kubernetes control plane on loopback (the first run builds it: see the README)
+k8s-up: ## Start a Kubernetes control plane on loopback (the first run builds it: see docs/kubernetes.md)
 	scripts/k8s-local.sh up
 
 k8s-down: ## Stop the local Kubernetes control plane (scripts/k8s-local.sh reset also deletes its data)

@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Prints the README's "Chart values" table from charts/eric/values.yaml (defaults) and
+// Prints the "Chart values" table of docs/kubernetes.md from charts/eric/values.yaml (defaults) and
 // charts/eric/values.schema.json (descriptions). test/packaging/chart.test.ts checks that the
-// README contains exactly this output: after changing a value, run
+// docs/kubernetes.md contains exactly this output: after changing a value, run
 //   node scripts/chart-values-table.mjs
-// and paste the table into the README.
+// and paste the table into docs/kubernetes.md.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';

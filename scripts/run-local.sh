@@ -8,7 +8,7 @@
 # Environment: AGGREGATORS (number of aggregator processes = partitions, default 4), GATEWAY_PORT
 # (default 6066), PRODUCER_PORT (default 6060), AGGREGATOR_PORT (HTTP port of the first
 # aggregator, the others follow; default 6070), PRODUCER_RATE (synthetic visits/s, default 20),
-# RUN_LOG_DIR (default .eric/logs), plus any service setting (see README), which every process inherits.
+# RUN_LOG_DIR (default .eric/logs), plus any service setting (see docs/operations.md), which every process inherits.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

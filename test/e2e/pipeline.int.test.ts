@@ -15,7 +15,7 @@ import { Pipeline, Traffic, type TestVisit } from './support/pipeline.js';
 
 const brokers = inject('kafkaBrokers');
 const settings = testKafkaSettings(brokers);
-// Short windows keep the tests short; the grace covers a pod restart (see README, "Aggregator").
+// Short windows keep the tests short; the grace covers a pod restart (see docs/aggregator.md).
 const WINDOW = 4;
 const GRACE = 6;
 
@@ -166,7 +166,7 @@ describe('the whole pipeline', { timeout: 150_000 }, () => {
   it('scales from 4 to 6 aggregators by the documented procedure without losing a count', async () => {
     const { pipeline: p, client: c } = await startPipeline();
     // No re-sent ids here: during the scaling a key's window may be counted by two partitions
-    // (see README, "Scaling"), and an id sent to both would be counted by both.
+    // (see docs/aggregator.md, "Scaling"), and an id sent to both would be counted by both.
     const traffic = new Traffic(p, { resend: false });
     traffic.start();
     await sleep(2000);

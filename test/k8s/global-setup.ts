@@ -5,7 +5,7 @@
  * own ports and its own pod bridge, apart from the `scripts/k8s-local.sh up` cluster. The node is
  * tainted: only pods that tolerate NODE_TAINT run there, so the chart's pods stay unscheduled and
  * the chart tests see the API server and controllers alone.
- * The first run builds the binaries (see the README for how long); later runs start in seconds.
+ * The first run builds the binaries (see docs/kubernetes.md for how long); later runs start in seconds.
  * The cluster is stopped and deleted afterwards unless it was already running, or
  * ERIC_KEEP_TEST_K8S=1 keeps it up between runs while you iterate.
  */

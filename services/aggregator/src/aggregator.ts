@@ -113,7 +113,7 @@ running = await runServiceProcess({
     const partitionsNow = await admin.partitionCount(config.topics.repartition);
     if (config.ordinal >= partitionsNow) {
       throw new ConfigError(
-        `this is aggregator ${config.ordinal} but ${config.topics.repartition} has only ${partitionsNow} partitions: add partitions first (README, "Scaling")`,
+        `this is aggregator ${config.ordinal} but ${config.topics.repartition} has only ${partitionsNow} partitions: add partitions first (docs/aggregator.md, "Scaling")`,
       );
     }
     await topology.start();

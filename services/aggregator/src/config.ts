@@ -1,6 +1,6 @@
 /**
- * The aggregator's configuration: environment variables only, validated at start. See the
- * README's "Aggregator" section for the table generated from this schema.
+ * The aggregator's configuration: environment variables only, validated at start. See
+ * docs/aggregator.md for the table generated from this schema.
  */
 import { ConfigError, httpConfigSchema, kafkaConfigSchema, loadConfig, logConfigSchema, topicNameSchema, visitsPartitionsSchema, type LoadOptions } from '@eric/shared';
 
@@ -156,7 +156,7 @@ export function loadAggregatorConfig(options?: LoadOptions) {
   const config = loadConfig(aggregatorConfigSchema, options);
   const ordinal = resolveOrdinal(config.ordinal, config.podName);
   if (ordinal >= config.partitions) {
-    throw new ConfigError(`AGGREGATOR_ORDINAL (ordinal) ${ordinal} must be below PARTITIONS (partitions) ${config.partitions}: scale the topics first (see the README's scaling procedure)`);
+    throw new ConfigError(`AGGREGATOR_ORDINAL (ordinal) ${ordinal} must be below PARTITIONS (partitions) ${config.partitions}: scale the topics first (see the scaling procedure in docs/aggregator.md)`);
   }
   return { ...config, ordinal, instanceId: config.podName || `${config.applicationId}-${ordinal}` };
 }

@@ -30,7 +30,7 @@ export function topologyProblems(facts: TopologyFacts): string[] {
     if (count !== p) {
       problems.push(
         count < p
-          ? `topic ${topic} has ${count} partitions but PARTITIONS is ${p}: add partitions (kafka-topics.sh --alter --topic ${topic} --partitions ${p}) as in the README's scaling procedure`
+          ? `topic ${topic} has ${count} partitions but PARTITIONS is ${p}: add partitions (kafka-topics.sh --alter --topic ${topic} --partitions ${p}) as in the scaling procedure of docs/aggregator.md`
           : `topic ${topic} has ${count} partitions but PARTITIONS is ${p}: set PARTITIONS (the chart's aggregator.replicas) to ${count}`,
       );
     }

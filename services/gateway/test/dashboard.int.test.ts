@@ -3,7 +3,7 @@
  * Kafka: it loads nothing but the gateway's own files, shows the wall clock's current window
  * (not a window a visit stamped ahead of the clock opened), a final count appearing, the
  * filter, the chart's tooltip, the token prompt, and stays usable with 5 000 keys updating live.
- * Screenshots at desktop and phone widths land in .cache/screenshots/ (the README's are copies).
+ * Screenshots at desktop and phone widths land in .cache/screenshots/ (docs/images/ holds copies).
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -223,7 +223,7 @@ describe('dashboard page in headless Chromium', () => {
       const { longTasks, lags } = await page.evaluate(() => (window as unknown as { probe: Probe }).probe);
       const sortedLags = [...lags].sort((a, b) => a - b);
       const p95Lag = sortedLags[Math.floor(sortedLags.length * 0.95)] ?? 0;
-      // Figures for the README, not assertions: they depend on the machine.
+      // Figures for docs/gateway.md, not assertions: they depend on the machine.
       console.log(
         `5 000 keys live: search redrawn in ${searchMs.toFixed(1)} ms; timer lag p95 ${p95Lag.toFixed(0)} ms, max ${Math.max(0, ...lags).toFixed(0)} ms; ` +
           `long tasks ${longTasks.length}, longest ${Math.round(Math.max(0, ...longTasks))} ms`,

@@ -1,6 +1,6 @@
 /**
- * The producer's configuration: environment variables only, validated at start. The README's
- * "Producer" section lists every key; keep the two in step.
+ * The producer's configuration: environment variables only, validated at start. docs/producer.md
+ * lists every key; keep the two in step.
  */
 import {
   httpConfigSchema,

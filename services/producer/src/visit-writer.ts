@@ -134,7 +134,7 @@ export class VisitWriter {
     }
     // Delivery reports reach JavaScript only when the client is polled. librdkafka's background
     // thread polls as soon as a report is there; setPollInterval(5) (a JS timer) measured 30% fewer
-    // single-visit requests per second and a higher median latency (README, Producer benchmark).
+    // single-visit requests per second and a higher median latency (docs/benchmarks.md, The producer).
     this.#producer.setPollInBackground(true);
     this.#setState('up', 'connected');
   }

@@ -106,7 +106,7 @@ function envNameOf(schema: unknown, path: string): string | undefined {
   return typeof env === 'string' ? env : undefined;
 }
 
-/** Lists every key of a schema with its variable, default and doc: the README's tables come from it. */
+/** Lists every key of a schema with its variable, default and doc: the docs' tables come from it. */
 export function describeSchema(schema: unknown, prefix = ''): Array<{ key: string; env?: string; default: unknown; doc?: string }> {
   const rows: Array<{ key: string; env?: string; default: unknown; doc?: string }> = [];
   for (const [name, node] of Object.entries(schema as Record<string, Record<string, unknown>>)) {

@@ -25,7 +25,7 @@ const VISITS = Number(process.env.BENCH_VISITS ?? 500_000);
 const PARTITION_COUNTS = (process.env.BENCH_PARTITIONS ?? '1,4').split(',').filter(Boolean).map(Number);
 const RESTORE_RECORDS = Number(process.env.BENCH_RESTORE_RECORDS ?? 1_000_000);
 const CLOCK_TICKS = 100; // USER_HZ on Linux
-// As in production (README, "Aggregator"): a larger young generation halves GC time on restore.
+// As in production (docs/aggregator.md): a larger young generation halves GC time on restore.
 const AGGREGATOR_NODE_FLAGS = ['--max-semi-space-size=64'];
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,5 +1,5 @@
 /**
- * The websocket to the gateway, in the protocol every client speaks (see the README): the
+ * The websocket to the gateway, in the protocol every client speaks (see docs/gateway.md): the
  * snapshot of recent windows on connect, then every changed count; `setFilter` narrows both.
  * The page asks for a snapshot of `windows` windows, enough for the chart's hour.
  */

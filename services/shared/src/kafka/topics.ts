@@ -32,7 +32,7 @@ export class TopicMismatchError extends Error {
     super(
       `topic "${topic}" has ${actualPartitions} partitions but ${requiredPartitions} are required. ` +
         (actualPartitions < requiredPartitions
-          ? `Add partitions (kafka-topics --alter --topic ${topic} --partitions ${requiredPartitions}) as the scaling procedure in the README describes, or configure ${actualPartitions} partitions.`
+          ? `Add partitions (kafka-topics --alter --topic ${topic} --partitions ${requiredPartitions}) as the scaling procedure in docs/aggregator.md describes, or configure ${actualPartitions} partitions.`
           : `Kafka cannot remove partitions: configure ${actualPartitions} partitions, or delete and recreate the topic.`),
     );
   }
