@@ -1,7 +1,7 @@
 /**
  * Tumbling event-time windows. A window is [start, start + size) in epoch seconds, aligned to the
  * epoch, so every process agrees on the boundaries without coordination. A window *closes* when
- * the close clock (see watermark.ts) reaches end + grace: after that its count is final and
+ * the event-time clock (see event-time.ts) reaches end + grace: after that its count is final and
  * visits for it are late.
  */
 export interface WindowSpec {
