@@ -177,6 +177,7 @@ async function throughput(partitions: number): Promise<void> {
   console.log(`\nthroughput, P = ${partitions}, exactly-once, ${VISITS} visits (pre-loaded at ${Math.round(produceRate)} visits/s)`);
   console.log(`  counted end to end: ${Math.round(VISITS / seconds)} visits/s (${seconds.toFixed(1)} s from first to last counted)`);
   console.log(`  CPU per aggregator: ${cpu.map((c) => `${Math.round((c / seconds) * 100)}%`).join(', ')}; RSS: ${rss.map((r) => `${Math.round(r)} MiB`).join(', ')}`);
+  console.log(`  CPU per visit, aggregators together: ${((cpu.reduce((a, b) => a + b, 0) / VISITS) * 1e6).toFixed(1)} µs`);
   console.log(`  count transactions of aggregator 0: ${commits}, mean commit ${(commitAvg * 1000).toFixed(1)} ms`);
 }
 
