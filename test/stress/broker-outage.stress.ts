@@ -71,8 +71,9 @@ describe('broker outages under traffic', () => {
       const client = await DashboardClient.connect(pipeline.gateway.port);
       const services = [...pipeline.aggregators, pipeline.gateway, pipeline.producer];
       const healthz = new HealthWatch(pipeline.aggregators.map((aggregator) => aggregator.port));
+      // A batch sent when the outage began is acknowledged only once the broker is back.
+      const traffic = new Traffic(pipeline, { ackTimeoutMs: (outageSeconds + 90) * 1000 });
       try {
-        const traffic = new Traffic(pipeline);
         traffic.start();
         await sleep(1000 + Math.random() * 3000);
         if (how === 'stopped') await broker.run('stop');
@@ -113,6 +114,7 @@ describe('broker outages under traffic', () => {
         table.push(figures);
         expect(figures).toMatchObject({ exactFinals: expected.size, processesDied: 0, healthzFailures: 0 });
       } finally {
+        await traffic.stop().catch(() => undefined);
         healthz.stop();
         client.close();
         await pipeline.stop();

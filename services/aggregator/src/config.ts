@@ -98,9 +98,9 @@ export const aggregatorConfigSchema = {
       env: 'COUNT_POLL_MS',
     },
     transactionTimeoutMs: {
-      doc: 'transaction.timeout.ms: the broker aborts a transaction of a vanished producer after this long, ms.',
+      doc: 'transaction.timeout.ms: the broker aborts an open transaction after this long, ms. It must outlast a broker outage (a transaction open when a broker goes away is aborted by the coordinator once this passes, which fences the producer); a vanished pod that is not restarted holds read_committed readers of active-visitors back for at most this long.',
       format: 'positive-int',
-      default: 30000,
+      default: 120000,
       env: 'TRANSACTION_TIMEOUT_MS',
     },
     changelogRetentionSeconds: {

@@ -9,7 +9,7 @@ import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from './logger.js';
 import type { Readiness } from './http/readiness.js';
-import { pendingCalls } from './kafka/rdkafka.js';
+import { pendingCalls, reportOverdueCalls } from './kafka/rdkafka.js';
 
 export interface ServiceProcess {
   logger: Logger;
@@ -30,6 +30,9 @@ export interface RunningService {
 
 export async function runServiceProcess(service: ServiceProcess): Promise<RunningService> {
   const { logger, http, readiness } = service;
+  reportOverdueCalls((call, waitedMs, timeoutMs) =>
+    logger.warn({ call, waitedMs, timeoutMs }, 'a Kafka call has not answered past its timeout; still waiting for it'),
+  );
   const shutdownTimeoutMs = service.shutdownTimeoutMs ?? 10_000;
   let failure: Error | undefined;
   const options = {

@@ -120,7 +120,8 @@ export class Traffic {
 
   constructor(
     private readonly pipeline: Pipeline,
-    private readonly options: { batchSize?: number; intervalMs?: number; resend?: boolean } = {},
+    /** `ackTimeoutMs`: how long one batch may wait for the producer's acknowledgement (default 60 s). */
+    private readonly options: { batchSize?: number; intervalMs?: number; resend?: boolean; ackTimeoutMs?: number } = {},
   ) {}
 
   start(): void {
@@ -148,7 +149,7 @@ export class Traffic {
           batch.push({ id: `${this.pipeline.prefix}-${n}`, account_id: 1 + (n % 3), store_id: stores[Math.floor(n / 3) % 3]!, timestamp: now });
         }
       }
-      await this.pipeline.postUntilAcknowledged(batch);
+      await this.pipeline.postUntilAcknowledged(batch, this.options.ackTimeoutMs);
       this.acknowledged.push(...batch);
       await sleep(this.options.intervalMs ?? 100);
     }

@@ -47,31 +47,30 @@ export function pendingCalls(): PendingCall[] {
   return [...pending].sort((a, b) => a.startedAt - b.startedAt);
 }
 
-/** How much longer than its own timeout a native call may take before it counts as lost. */
+/** How much longer than its own timeout a native call may take before its wait is reported. */
 export const OVERDUE_MARGIN_MS = 5_000;
 /** A deadline timer this late means the whole process was paused, not that the call was slow. */
 const PAUSE_TOLERANCE_MS = 1_000;
 
-/** A native call whose callback did not come within its timeout plus OVERDUE_MARGIN_MS. */
-export class OverdueCallError extends Error {
-  readonly overdue = true;
-  constructor(
-    readonly call: string,
-    timeoutMs: number,
-  ) {
-    super(`the Kafka client's ${call} did not return within ${timeoutMs + OVERDUE_MARGIN_MS} ms (its own timeout: ${timeoutMs} ms)`);
-    this.name = 'OverdueCallError';
-  }
+/** Told about every native call still unanswered past its deadline (see reportOverdueCalls). */
+export type OverdueReporter = (call: string, waitedMs: number, timeoutMs: number) => void;
+
+let reportOverdue: OverdueReporter = () => undefined;
+
+/** Where the calls that outlive their deadline are reported: a service passes its logger's warn. */
+export function reportOverdueCalls(reporter: OverdueReporter): void {
+  reportOverdue = reporter;
 }
 
 /**
  * Calls a native method that reports through a callback of the form `(err, value)`, with a
  * deadline: librdkafka is asked to give up after `timeoutMs`, and if the callback still has not
- * come OVERDUE_MARGIN_MS later, no await on the client hangs silently:
- *   - by default the promise rejects with an OverdueCallError (the native call may still run);
- *   - with `onOverdue`, the promise keeps waiting for the real answer and `onOverdue` is told how
- *     long it has waited, once per period: for calls that must not overlap the next one (the
- *     transactional calls), whose answers librdkafka sometimes gives well after their timeout.
+ * come OVERDUE_MARGIN_MS later, the wait is reported — to `onOverdue` if given, else to the
+ * process's reporter (reportOverdueCalls) — and again after every further period. The promise
+ * keeps waiting for the real answer: librdkafka does answer late while a broker is away (a
+ * consume that serves a rebalance, a transactional call), and giving up on a call that still
+ * runs would let the next one overlap it. A call that never answers is a wedge, which Liveness
+ * reports and a shutdown does not wait for.
  */
 export function call<T = void>(
   name: string,
@@ -98,8 +97,8 @@ export function call<T = void>(
       // delivered first.
       setImmediate(() => {
         if (settled) return;
-        if (!onOverdue) return reject(new OverdueCallError(name, timeoutMs));
-        onOverdue(Date.now() - entry.startedAt);
+        if (onOverdue) onOverdue(Date.now() - entry.startedAt);
+        else reportOverdue(name, Date.now() - entry.startedAt, timeoutMs);
         expectedAt = Date.now() + deadlineMs;
         timer = setTimeout(check, deadlineMs);
       });
@@ -173,13 +172,10 @@ export function isFatal(error: unknown): boolean {
 }
 
 /**
- * Errors after which a client cannot go on: librdkafka's fatal errors, a producer fenced by a
- * newer one with the same transactional.id, and a native call that did not return in time (it
- * may still run, and the client is not trusted any more). The process must end; Kubernetes
- * restarts it.
+ * Errors after which a client cannot go on: librdkafka's fatal errors and a producer fenced by
+ * a newer one with the same transactional.id. The process must end; Kubernetes restarts it.
  */
 export function isTerminal(error: unknown): boolean {
-  if (error instanceof OverdueCallError) return true;
   const code = (error as { code?: number } | null)?.code;
   return isFatal(error) || code === ErrorCode.ERR__FENCED || code === ErrorCode.ERR_PRODUCER_FENCED || code === ErrorCode.ERR_INVALID_PRODUCER_EPOCH || code === ErrorCode.ERR__FATAL;
 }
