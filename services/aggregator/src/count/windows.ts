@@ -23,17 +23,9 @@ export function windowStart(timestampSeconds: number, spec: WindowSpec): number 
   return Math.floor(timestampSeconds / spec.sizeSeconds) * spec.sizeSeconds;
 }
 
-export function windowEnd(start: number, spec: WindowSpec): number {
-  return start + spec.sizeSeconds;
-}
-
 /** The close-clock value at which the window that starts at `start` closes. */
 export function closesAt(start: number, spec: WindowSpec): number {
   return start + spec.sizeSeconds + spec.graceSeconds;
-}
-
-export function isClosed(start: number, closeClock: number, spec: WindowSpec): boolean {
-  return closesAt(start, spec) <= closeClock;
 }
 
 /**

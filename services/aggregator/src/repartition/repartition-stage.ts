@@ -67,7 +67,7 @@ const IDLE_CHECK_TIMEOUT_MS = 5_000;
 const FLUSH_TIMEOUT_MS = 10_000;
 const MAX_RETRY_DELAY_MS = 5_000;
 
-export function repartitionGroupId(applicationId: string): string {
+function repartitionGroupId(applicationId: string): string {
   return `${applicationId}-repartition`;
 }
 
