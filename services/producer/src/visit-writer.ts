@@ -11,7 +11,10 @@
  * - a full queue: more unacknowledged visits than `maxQueued` (our own bound, below librdkafka's
  *   queue so that a batch is refused as a whole rather than half-enqueued);
  * - unreachable brokers: once librdkafka reports all brokers down or a delivery fails, the writer
- *   is "down" until a metadata request (probed every second) or a delivery succeeds again.
+ *   is "down" until a metadata request (probed every second) or a delivery succeeds again. While
+ *   down, one write every few seconds is let through as a trial (a circuit breaker's half-open
+ *   state): after a long outage librdkafka can take minutes to answer a metadata request on a
+ *   connection that went stale, while a real write finds a fresh one.
  *
  * Records are keyed by visit id. The `visits` topic needs no particular partitioning (the
  * aggregator repartitions by account and store), and the id key spreads load evenly while
@@ -20,6 +23,11 @@
 import { performance } from 'node:perf_hooks';
 import { kafka, rdkafkaConnectionConfig, type KafkaSettings, type Logger, type Visit } from '@eric/shared';
 import type { FailureReason, ProducerMetrics, VisitSource } from './metrics.js';
+
+/** While the brokers are unreachable, how often one write is let through to try them. */
+const TRIAL_INTERVAL_MS = 5_000;
+/** A metadata probe unanswered for this long is given up (a new one may start). */
+const STALE_PROBE_MS = 10_000;
 
 export interface VisitWriterOptions {
   settings: KafkaSettings;
@@ -76,6 +84,8 @@ export class VisitWriter {
   #queued = 0;
   #probeTimer: NodeJS.Timeout | undefined;
   #probing = false;
+  #probeStartedAt = 0;
+  #lastTrialAt = 0;
   readonly #fatalListeners: Array<(error: kafka.LibrdKafkaError) => void> = [];
   readonly #roomWaiters: Array<() => void> = [];
 
@@ -145,7 +155,7 @@ export class VisitWriter {
    */
   write(visits: readonly Visit[], source: VisitSource): Promise<WriteOutcome> {
     if (visits.length === 0) return Promise.resolve({ ok: true, written: 0 });
-    if (this.#state !== 'up') return Promise.resolve(this.#refuse(visits.length, source, 'broker_unavailable', this.#stateDetail));
+    if (this.#state !== 'up' && !this.#mayTry()) return Promise.resolve(this.#refuse(visits.length, source, 'broker_unavailable', this.#stateDetail));
     if (this.#queued + visits.length > this.#options.maxQueued) {
       return Promise.resolve(
         this.#refuse(visits.length, source, 'queue_full', `${this.#queued} visits are waiting for Kafka, the limit is ${this.#options.maxQueued}`),
@@ -250,6 +260,13 @@ export class VisitWriter {
     else this.#logger.debug({ err: error }, 'Kafka client error (it retries by itself)');
   }
 
+  /** While down: whether this write may go through as the trial of whether Kafka is back. */
+  #mayTry(): boolean {
+    if (this.#state !== 'down' || Date.now() - this.#lastTrialAt < TRIAL_INTERVAL_MS) return false;
+    this.#lastTrialAt = Date.now();
+    return true;
+  }
+
   #refuse(count: number, source: VisitSource, reason: 'queue_full' | 'broker_unavailable', detail: string): WriteOutcome {
     this.#options.metrics?.failures.inc({ source, reason }, count);
     return { ok: false, reason, detail, written: 0, mayHaveWritten: false };
@@ -258,6 +275,7 @@ export class VisitWriter {
   #markDown(detail: string): void {
     if (this.#state !== 'up') return;
     this.#setState('down', `Kafka unreachable: ${detail}`);
+    this.#lastTrialAt = Date.now();
     this.#probe();
     this.#probeTimer = setInterval(() => this.#probe(), this.#options.probeIntervalMs ?? 1_000);
     this.#probeTimer.unref();
@@ -265,8 +283,10 @@ export class VisitWriter {
 
   /** Asks a broker for the topic's metadata; an answer means the brokers are back. */
   #probe(): void {
-    if (this.#probing || this.#state !== 'down') return;
+    // A probe whose answer never came must not stop the probing for good.
+    if ((this.#probing && Date.now() - this.#probeStartedAt < STALE_PROBE_MS) || this.#state !== 'down') return;
     this.#probing = true;
+    this.#probeStartedAt = Date.now();
     const timeout = Math.max(500, (this.#options.probeIntervalMs ?? 1_000) - 100);
     this.#producer.getMetadata({ topic: this.#options.topic, timeout }, (error) => {
       this.#probing = false;

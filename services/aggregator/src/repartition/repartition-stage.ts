@@ -61,6 +61,8 @@ export interface RepartitionStageOptions {
   advanceWhileIdle: boolean;
 }
 
+/** A second fatal consumer error within this long fails the stage instead of rejoining. */
+const REJOIN_INTERVAL_MS = 60_000;
 /** Bound of the idle check's and the take-over's requests to Kafka. */
 const IDLE_CHECK_TIMEOUT_MS = 5_000;
 /** How long one flush waits for Kafka's acknowledgements before it is made again. */
@@ -89,6 +91,7 @@ export class RepartitionStage {
   /** The offset committed for each partition when this reader took it over (-1: none). */
   readonly #committedAtTakeOver = new Map<number, number>();
   #lastIdleCheck = 0;
+  #rejoinedAt = 0;
   readonly #log: Logger;
 
   constructor(private readonly options: RepartitionStageOptions) {
@@ -114,7 +117,7 @@ export class RepartitionStage {
   }
 
   async start(): Promise<void> {
-    const { settings, applicationId, instanceId } = this.options;
+    const { settings } = this.options;
     this.#producer = new kafka.Producer({
       ...rdkafkaConnectionConfig(settings),
       'client.id': `${settings.clientId}-repartition`,
@@ -130,7 +133,15 @@ export class RepartitionStage {
       if (error) this.#deliveryErrors.push(error);
     });
     this.#producer.setPollInterval(10);
-    this.#consumer = new kafka.KafkaConsumer(
+    logClientErrors(this.#producer, this.#log, 'producer');
+    await Promise.all([kafka.connect(this.#producer), this.#joinGroup()]);
+    this.#loop = this.#run();
+  }
+
+  /** A consumer that joins the group over `visits` (static member `group.instance.id`). */
+  async #joinGroup(): Promise<void> {
+    const { settings, applicationId, instanceId } = this.options;
+    const consumer = new kafka.KafkaConsumer(
       {
         ...rdkafkaConnectionConfig(settings),
         'client.id': `${settings.clientId}-repartition`,
@@ -150,7 +161,7 @@ export class RepartitionStage {
       },
       { 'auto.offset.reset': 'earliest' },
     );
-    this.#consumer.on('rebalance', (error: { code: number }, assignment: kafka.TopicPartition[]) => {
+    consumer.on('rebalance', (error: { code: number }, assignment: kafka.TopicPartition[]) => {
       const assigned = error.code === kafka.ErrorCode.ERR__ASSIGN_PARTITIONS;
       if (assigned) this.#assigned = true;
       for (const { partition } of assignment) {
@@ -168,12 +179,11 @@ export class RepartitionStage {
     });
     // librdkafka reports the cause of a fatal error (e.g. "fenced by another consumer with the
     // same group.instance.id") here; consume() then only says "Local: Fatal error".
-    logClientErrors(this.#consumer, this.#log, 'consumer');
-    logClientErrors(this.#producer, this.#log, 'producer');
-    this.#consumer.on('partition.eof', ({ partition }) => this.#atEnd.add(partition));
-    this.#consumer.setDefaultConsumeTimeout(100);
-    kafka.returnBatchesPromptly(this.#consumer);
-    this.#consumer.on('offset.commit', (error: kafka.LibrdKafkaError | undefined, offsets: kafka.TopicPartitionOffset[]) => {
+    logClientErrors(consumer, this.#log, 'consumer');
+    consumer.on('partition.eof', ({ partition }) => this.#atEnd.add(partition));
+    consumer.setDefaultConsumeTimeout(100);
+    kafka.returnBatchesPromptly(consumer);
+    consumer.on('offset.commit', (error: kafka.LibrdKafkaError | undefined, offsets: kafka.TopicPartitionOffset[]) => {
       if (!error) return;
       this.#log.warn({ err: error }, 'offset commit failed; retrying');
       // Retry unless a newer offset of the same partition is already waiting.
@@ -181,9 +191,32 @@ export class RepartitionStage {
         if (this.#partitions.has(partition) && offset > (this.#uncommitted.get(partition) ?? -1)) this.#uncommitted.set(partition, offset);
       }
     });
-    await Promise.all([kafka.connect(this.#producer), kafka.connect(this.#consumer)]);
-    this.#consumer.subscribe([this.options.topics.visits]);
-    this.#loop = this.#run();
+    await kafka.connect(consumer);
+    consumer.subscribe([this.options.topics.visits]);
+    this.#consumer = consumer;
+  }
+
+  /**
+   * After a fatal consumer error. librdkafka makes a static member fatal when the group fences
+   * its group.instance.id, and it does so after a broker outage longer than the session timeout:
+   * its own rejoin comes with a new member id while the old one is still known. A new consumer
+   * with the same group.instance.id takes the member's place; uncommitted offsets are forwarded
+   * again (at least once). Twice within REJOIN_INTERVAL_MS means another process really holds
+   * this pod's identity: then the stage fails.
+   */
+  async #rejoin(cause: unknown): Promise<void> {
+    if (Date.now() - this.#rejoinedAt < REJOIN_INTERVAL_MS) throw cause;
+    this.#rejoinedAt = Date.now();
+    this.#log.warn({ err: cause }, 'the group fenced this member (a session lost in a broker outage); rejoining with a new consumer');
+    const old = this.#consumer!;
+    this.#assigned = false;
+    for (const partition of this.#partitions) this.#sources.release(partition);
+    this.#partitions.clear();
+    this.#atEnd.clear();
+    this.#toTakeOver.clear();
+    this.#uncommitted.clear();
+    await kafka.disconnect(old).catch((error: unknown) => this.#log.warn({ err: error }, 'could not close the fenced consumer'));
+    await this.#joinGroup();
   }
 
   async stop(): Promise<void> {
@@ -211,7 +244,10 @@ export class RepartitionStage {
           messages = await kafka.consumeBatch(this.#consumer!, this.options.batchSize);
           readFailures = 0;
         } catch (error) {
-          if (kafka.isTerminal(error)) throw error;
+          if (kafka.isTerminal(error)) {
+            await this.#rejoin(error);
+            continue;
+          }
           this.#log.warn({ err: error }, 'could not read the visits topic; retrying');
           await sleep(Math.min(250 * 2 ** readFailures++, MAX_RETRY_DELAY_MS));
           continue;
