@@ -52,6 +52,8 @@ RUN apt-get update \
       ca-certificates libssl3 zlib1g libzstd1 liblz4-1 libsasl2-2 libcurl4 \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
+# libuv threads for the native Kafka client's calls (services/aggregator/src/main.ts).
+ENV UV_THREADPOOL_SIZE=16
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json ./
 COPY --from=build --chown=root:root /app/node_modules/ node_modules/

@@ -5,6 +5,9 @@ import { defineConfig } from 'vitest/config';
 // against src/ without a build step.
 const conditions = ['source', ...defaultServerConditions];
 
+// The services the tests start inherit it: the aggregator refuses to run without it (its main.ts).
+process.env.UV_THREADPOOL_SIZE ??= '16';
+
 export default defineConfig({
   resolve: { conditions },
   ssr: { resolve: { conditions } },

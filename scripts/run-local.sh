@@ -57,6 +57,9 @@ export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
 
 pids=()
 names=()
+# libuv threads for the native Kafka client's calls (services/aggregator/src/main.ts).
+export UV_THREADPOOL_SIZE="${UV_THREADPOOL_SIZE:-16}"
+
 start_service() { # name, entry point, then VAR=value pairs
   local name="$1" entry="$2"
   shift 2

@@ -2,12 +2,21 @@
  * Entry point of the aggregator process (see aggregator.ts).
  *
  * Every call of the native Kafka client (consume, flush, the transactional calls, offset and
- * metadata queries) holds one thread of libuv's pool until librdkafka returns, which while a
- * broker is away means its whole timeout. The aggregator runs up to about ten such calls at once
- * (two stages, their readers and writers, the upstream check, the liveness probe): with libuv's
- * default of 4 threads they would queue behind each other and a stage could wait for minutes
- * on a call that has not even started. The pool is created on first use, so this must come
- * before anything else runs.
+ * metadata queries) holds one thread of libuv's pool until librdkafka answers, which while a
+ * broker is away means its whole timeout or longer. The aggregator runs up to about ten such
+ * calls at once; with Node's default pool of 4 threads they queue behind each other, and a
+ * consume that should take 100 ms waits minutes for a thread. The pool is sized from
+ * UV_THREADPOOL_SIZE when Node starts — before any of this code runs, so it cannot be set from
+ * here — and the image, `make` and the tests set it to 16. Started without it, the aggregator
+ * stops at once and says so, rather than wedge in the next broker outage.
  */
-process.env.UV_THREADPOOL_SIZE ??= '16';
+const MIN_THREADS = 8;
+const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+if (!(threads >= MIN_THREADS)) {
+  console.error(
+    `UV_THREADPOOL_SIZE is ${process.env.UV_THREADPOOL_SIZE ?? 'not set (4 threads)'}: the aggregator needs at least ${MIN_THREADS} libuv threads for its concurrent Kafka calls. ` +
+      'Start it with UV_THREADPOOL_SIZE=16 in the environment (the image, make run and the tests do).',
+  );
+  process.exit(1);
+}
 await import('./aggregator.js');
