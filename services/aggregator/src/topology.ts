@@ -78,6 +78,7 @@ export class TopologyCheck {
   #result: CheckResult = { ready: false, detail: 'topology not checked yet' };
   #timer: NodeJS.Timeout | undefined;
   #lastProblems = '';
+  #running = false;
 
   constructor(private readonly options: TopologyCheckOptions) {}
 
@@ -87,8 +88,22 @@ export class TopologyCheck {
 
   async start(intervalMs = 30_000): Promise<void> {
     await this.check();
-    this.#timer = setInterval(() => void this.check(), intervalMs);
+    this.#timer = setInterval(() => void this.#checkUnlessRunning(), intervalMs);
     this.#timer.unref();
+  }
+
+  /**
+   * One check at a time: after a broker outage librdkafka's Admin API can leave a request
+   * unanswered for minutes, and each one holds a libuv thread; new checks must not pile up.
+   */
+  async #checkUnlessRunning(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    try {
+      await this.check();
+    } finally {
+      this.#running = false;
+    }
   }
 
   stop(): void {
