@@ -32,7 +32,7 @@ test: build ## Run every test (unit + integration on a real local broker): the C
 	scripts/install-tools.sh
 	scripts/kafka.sh fetch
 	mkdir -p .cache
-	npx vitest run --project '!k8s' --reporter=default --reporter=json --outputFile.json=.cache/test-report.json || status=$$?; \
+	npx vitest run --project unit --project integration --reporter=default --reporter=json --outputFile.json=.cache/test-report.json || status=$$?; \
 	  node scripts/test-summary.mjs .cache/test-report.json; exit $${status:-0}
 
 test-unit: install ## Run the unit tests only (no broker)
