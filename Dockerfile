@@ -25,8 +25,15 @@ COPY services/aggregator/package.json services/aggregator/
 COPY services/gateway/package.json services/gateway/
 COPY services/producer/package.json services/producer/
 ENV CKJS_LINKING=dynamic
+# The native client is compiled against the headers that come with Node.js, never downloaded.
+ENV npm_config_nodedir=/usr/local
+# Behind a TLS proxy with its own CA, pass that CA as the optional secret "extra-ca"
+# (docker build --secret id=extra-ca,src=ca.pem .): it is mounted for this step only and never
+# stored in a layer. Without it npm trusts Node's own CAs, as usual.
 RUN --mount=type=cache,target=/root/.npm \
-    npm ci --no-audit --no-fund \
+    --mount=type=secret,id=extra-ca \
+    if [ -s /run/secrets/extra-ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/extra-ca; fi \
+ && npm ci --no-audit --no-fund \
  && node -e "require('@confluentinc/kafka-javascript')"
 COPY tsconfig.base.json ./
 COPY services/ services/

@@ -89,7 +89,16 @@ tools: ## Install the packaging tools (helm, kubeconform, schemas, Prometheus) i
 chart-values: ## Print the README's Helm chart values table from values.yaml and values.schema.json
 	@node scripts/chart-values-table.mjs
 
-.PHONY: k8s-up k8s-down k8s-status test-k8s
+.PHONY: image image-kafka k8s-up k8s-down k8s-status test-k8s skaffold
+
+image: ## Build Eric's image from the Dockerfile without Docker: buildah, a local Node.js base (TAG=dev)
+	scripts/image.sh eric $(or $(TAG),dev)
+
+image-kafka: ## Build the bundled broker's image without Docker Hub: Debian's JRE and Kafka's jars
+	scripts/image.sh kafka
+
+skaffold: ## Build the pinned skaffold from the Go module proxy (once) and print its path
+	scripts/skaffold.sh --path
 
 k8s-up: ## Start a Kubernetes control plane on loopback (the first run builds it: see the README)
 	scripts/k8s-local.sh up
