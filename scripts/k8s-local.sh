@@ -410,13 +410,15 @@ state = "$NODE/containerd/state"
     bin_dir = "/usr/lib/cni"
     conf_dir = "$NODE/cni"
 TOML
+  # Pods have a route to their bridge and to the Services' cluster IPs, and no default route.
   cat >"$NODE/cni/10-eric.conflist" <<JSON
 {
   "cniVersion": "0.4.0",
   "name": "eric",
   "plugins": [
     {"type": "bridge", "bridge": "$K8S_NODE_BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$K8S_POD_SUBNET"}]], "dataDir": "$NODE/cni-ipam"}},
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$K8S_POD_SUBNET"}]], "dataDir": "$NODE/cni-ipam",
+              "routes": [{"dst": "$SERVICE_CIDR"}]}},
     {"type": "loopback"}
   ]
 }
