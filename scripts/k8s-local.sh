@@ -498,7 +498,9 @@ node_services() {
   kubeconfig "$K8S_HOME_DIR/kube-proxy.kubeconfig" kube-proxy
   # masqueradeAll: a pod that reaches a Service backed by a pod on the same bridge gets its answer
   # back through the host, which undoes the translation. conntrack limits stay the machine's.
-  cat >"$NODE/kube-proxy.yaml" <<YAML
+  # kube-proxy exits when its configuration file is written while it runs: a second `up` leaves
+  # the file alone unless its content changes.
+  cat >"$NODE/kube-proxy.yaml.new" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: "$K8S_HOME_DIR/kube-proxy.kubeconfig"}
@@ -512,6 +514,11 @@ nodePortAddresses: [127.0.0.0/8]
 iptables: {masqueradeAll: true}
 conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
 YAML
+  if cmp -s "$NODE/kube-proxy.yaml.new" "$NODE/kube-proxy.yaml"; then
+    rm "$NODE/kube-proxy.yaml.new"
+  else
+    mv "$NODE/kube-proxy.yaml.new" "$NODE/kube-proxy.yaml"
+  fi
   local component=kube-proxy
   launch kube-proxy "$KUBE_PROXY_HEALTH_PORT" --config "$NODE/kube-proxy.yaml"
   wait_for kube-proxy curl --silent --fail --max-time 5 "http://127.0.0.1:$KUBE_PROXY_HEALTH_PORT/healthz"

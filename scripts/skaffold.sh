@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # skaffold, pinned and built from the Go module proxy (no release download needed):
 #
-#   scripts/skaffold.sh ARGS...   build skaffold once, then run it with ARGS (e.g. dev -p local)
+#   scripts/skaffold.sh ARGS...   build skaffold once, then run it with ARGS (e.g. dev -p local);
+#                                 without a Docker daemon, podman's Docker API stands in (below)
 #   scripts/skaffold.sh --path    build it once and print its path
 #
 # The module in scripts/skaffold/ pins the version; the binary is cached outside the work tree in
@@ -27,4 +28,20 @@ if [ ! -x "$BINARY" ]; then
 fi
 
 if [ "${1:-}" = --path ]; then echo "$BINARY"; exit 0; fi
-exec "$BINARY" "$@"
+
+# skaffold looks images up in a Docker daemon after building them, even with a custom build and
+# nothing to push. Without a daemon, podman's Docker-compatible API (Debian's podman) answers for
+# the images buildah built, which share its image store, for as long as skaffold runs.
+if [ -z "${DOCKER_HOST:-}" ] && [ ! -S /var/run/docker.sock ]; then
+  if ! command -v podman >/dev/null; then
+    echo "skaffold: installing Debian's podman (its Docker API stands in for a Docker daemon)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman >/dev/null
+  fi
+  api_dir="$(mktemp -d)"
+  podman system service --time=0 "unix://$api_dir/docker.sock" 2>"$api_dir/podman.log" &
+  api_pid=$!
+  trap 'kill "$api_pid" 2>/dev/null; wait "$api_pid" 2>/dev/null; rm -rf "$api_dir"' EXIT
+  for _ in $(seq 1 100); do [ -S "$api_dir/docker.sock" ] && break; sleep 0.1; done
+  export DOCKER_HOST="unix://$api_dir/docker.sock"
+fi
+"$BINARY" "$@"

@@ -26,23 +26,24 @@ import { stringify } from 'yaml';
 import { DashboardClient, frameKey } from '../e2e/support/dashboard-client.js';
 import { freePort, tools } from '../packaging/tools.js';
 import { chartDir, cluster, deleteNamespace, eventually, helm, kubectl, kubectlJson, objectsOf, uniqueNamespace } from './cluster.js';
-import { type Forward, images, importImage, portForward, sendVisits, VisitLedger, visitsNow } from './release.js';
+import { type Forward, images, importImage, liftNodeTaint, portForward, restoreNodeTaint, sendVisits, VisitLedger, visitsNow } from './release.js';
 
 const WINDOW_SECONDS = 10;
 const release = 'eric';
-const values = [
-  '--set', `image.repository=${images.eric.repository}`, '--set', `image.tag=${images.eric.tag}`, '--set', 'image.pullPolicy=Never',
-  '--set', `kafka.image.repository=${images.kafka.repository}`, '--set', `kafka.image.tag=${images.kafka.tag}`, '--set', 'kafka.image.pullPolicy=Never',
-  '--set', `aggregator.config.WINDOW_SECONDS=${WINDOW_SECONDS}`, '--set', 'aggregator.config.GRACE_SECONDS=3',
+const work = mkdtempSync(join(tmpdir(), 'eric-pipeline-'));
+const valuesFile = join(work, 'values.yaml');
+writeFileSync(valuesFile, stringify({
+  image: { ...images.eric, pullPolicy: 'Never' },
+  kafka: { image: { ...images.kafka, pullPolicy: 'Never' } },
+  aggregator: { config: { WINDOW_SECONDS: WINDOW_SECONDS, GRACE_SECONDS: 3 } },
   // Synthetic visits on accounts of their own, so that the dashboard's panels have data; the
   // counts the test checks are on accounts 7000 and up, which only the test sends.
-  '--set', 'producer.config.PRODUCER_RATE=10', '--set', 'producer.config.PRODUCER_ACCOUNT_IDS=1\\,2',
-  '--set', 'producer.config.PRODUCER_DUPLICATES=0.1', '--set', 'producer.config.PRODUCER_LATE=0.05',
-  '--set', 'producer.config.PRODUCER_LATE_BY_SECONDS=30',
+  producer: { config: { PRODUCER_RATE: 10, PRODUCER_ACCOUNT_IDS: '1,2', PRODUCER_DUPLICATES: 0.1, PRODUCER_LATE: 0.05, PRODUCER_LATE_BY_SECONDS: 30 } },
   // The dashboard clients that connect after the gateway's restart get every window of the test.
-  '--set', 'gateway.config.GATEWAY_SNAPSHOT_WINDOWS=200',
-  '--set', 'metrics.serviceMonitor.interval=2s', '--set', 'metrics.serviceMonitor.scrapeTimeout=2s',
-];
+  gateway: { config: { GATEWAY_SNAPSHOT_WINDOWS: 200 } },
+  metrics: { serviceMonitor: { interval: '2s', scrapeTimeout: '2s' } },
+}));
+const values = ['--values', valuesFile];
 const ledger = new VisitLedger(WINDOW_SECONDS);
 const accounts = [7001, 7002, 7003, 7004];
 const stores = ['web', 'app', null];
@@ -53,9 +54,6 @@ let gateway: Forward | undefined;
 let dashboard: DashboardClient | undefined;
 let prometheus: ChildProcess | undefined;
 let prometheusUrl = '';
-const work = mkdtempSync(join(tmpdir(), 'eric-pipeline-'));
-
-const { key: taintKey, value: taintValue, effect: taintEffect } = cluster.nodeTaint;
 
 async function pods(): Promise<any[]> {
   return (await kubectlJson<{ items: any[] }>(['get', 'pods', '--namespace', namespace])).items;
@@ -82,20 +80,28 @@ async function partitionCount(topic: string): Promise<number> {
   return Number(/PartitionCount:\s*(\d+)/.exec(description)![1]);
 }
 
-/** Every committed record of active-visitors for the test's accounts, read in the broker's pod. */
+/**
+ * The final results on active-visitors for the test's accounts, as committed (read_committed),
+ * read in the broker's pod until every window sent to has its final: key -> the final counts.
+ */
 async function committedFinals(): Promise<Map<string, number[]>> {
-  const output = await kafkaTool('org.apache.kafka.tools.consumer.ConsoleConsumer', [
-    '--topic', 'active-visitors', '--from-beginning', '--isolation-level', 'read_committed', '--timeout-ms', '15000',
-  ]).catch((error: Error) => error.message); // it exits non-zero on its timeout, having printed the records
-  const finals = new Map<string, number[]>();
-  for (const line of output.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    const result = JSON.parse(line);
-    if (!result.final || !accounts.includes(result.account_id)) continue;
-    const key = frameKey(result.account_id, result.store_id, result.window[0]);
-    finals.set(key, [...(finals.get(key) ?? []), result.count]);
-  }
-  return finals;
+  const expected = [...ledger.expected().keys()];
+  return eventually('every final on active-visitors', async () => {
+    // The topic never goes quiet (the synthetic load): read what is there for 20 s, then stop.
+    const output = await kubectl(['exec', '--namespace', namespace, 'eric-kafka-0', '--', 'sh', '-c',
+      `timeout 20 java -Xmx64m -Dlog4j2.configurationFile=/opt/kafka/log4j2.properties -cp '/opt/kafka/libs/*' \
+        org.apache.kafka.tools.consumer.ConsoleConsumer --bootstrap-server localhost:9092 --topic active-visitors \
+        --from-beginning --isolation-level read_committed; true`]);
+    const finals = new Map<string, number[]>();
+    for (const line of output.split('\n')) {
+      if (!line.startsWith('{')) continue;
+      const result = JSON.parse(line);
+      if (!result.final || !accounts.includes(result.account_id)) continue;
+      const key = frameKey(result.account_id, result.store_id, result.window[0]);
+      finals.set(key, [...(finals.get(key) ?? []), result.count]);
+    }
+    return expected.every((key) => finals.has(key)) ? finals : undefined;
+  }, 180_000);
 }
 
 /** Waits until the dashboard shows a final for every window the test sent visits to, then checks them. */
@@ -172,7 +178,7 @@ async function query(expr: string): Promise<{ status: string; error?: string; da
 beforeAll(async () => {
   importImage(images.eric);
   importImage(images.kafka);
-  await kubectl(['taint', 'nodes', 'localhost', `${taintKey}-`]);
+  await liftNodeTaint();
   namespace = await uniqueNamespace('pipeline');
   await helm(['install', release, chartDir, '--namespace', namespace, ...values, '--wait', '--timeout', '10m']);
   producer = await portForward(namespace, 'service/eric-producer', 6060);
@@ -191,7 +197,7 @@ afterAll(async () => {
     await helm(['uninstall', release, '--namespace', namespace, '--wait', '--timeout', '3m']).catch(() => undefined);
     await deleteNamespace(namespace);
   }
-  await kubectl(['taint', 'nodes', 'localhost', `${taintKey}=${taintValue}:${taintEffect}`, '--overwrite']);
+  await restoreNodeTaint();
 }, 300_000);
 
 describe('Eric installed by the chart on the node', () => {

@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { testClusterEnv } from './global-setup.js';
-import { cluster, eventually, root } from './cluster.js';
+import { cluster, eventually, kubectl, root } from './cluster.js';
 import { frameKey } from '../e2e/support/dashboard-client.js';
 
 /** The images `make test-k8s` builds first (scripts/image.sh eric / kafka). */
@@ -23,6 +23,19 @@ export function importImage(image: { repository: string; tag: string }): void {
     throw new Error(`image ${name} is missing: build it with make image image-kafka (make test-k8s does)`);
   }
   execFileSync('bash', [`${root}scripts/image.sh`, 'import', name], { env: testClusterEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+/**
+ * The test node is tainted so that the chart tests' pods stay unscheduled (global-setup.ts); the
+ * tests that run Eric lift the taint while they run (test files run one after another).
+ */
+export async function liftNodeTaint(): Promise<void> {
+  await kubectl(['taint', 'nodes', 'localhost', `${cluster.nodeTaint.key}-`]);
+}
+
+export async function restoreNodeTaint(): Promise<void> {
+  const { key, value, effect } = cluster.nodeTaint;
+  await kubectl(['taint', 'nodes', 'localhost', `${key}=${value}:${effect}`, '--overwrite']);
 }
 
 export interface Forward {
