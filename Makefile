@@ -9,7 +9,7 @@ PACKAGE_FILES := package.json package-lock.json $(wildcard services/*/package.js
 .PHONY: help install build typecheck test test-unit test-integration run kafka-start kafka-stop kafka-status clean
 
 help: ## List the commands
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(INSTALL_STAMP): $(PACKAGE_FILES) scripts/install.sh
 	scripts/install.sh
@@ -124,11 +124,12 @@ k8s-status: ## Say whether the local Kubernetes control plane runs
 test-k8s: build k8s-prerequisites ## Eric in pods on a local Kubernetes node (root): the chart, the images built here, the pipeline through port-forward, skaffold
 	npx vitest run --project k8s
 
-# What the cluster tests need built: the tools, Kubernetes, the images, skaffold (each cached).
+# What the cluster tests need built: the tools, Kubernetes, the images, skaffold (each cached;
+# a cold Kubernetes build uses both cores unless K8S_BUILD_JOBS says otherwise).
 k8s-prerequisites:
 	scripts/install-tools.sh
 	scripts/kafka.sh fetch
-	scripts/k8s-local.sh build
+	K8S_BUILD_JOBS=$${K8S_BUILD_JOBS:-2} scripts/k8s-local.sh build
 	scripts/image.sh eric dev
 	scripts/image.sh kafka
 	scripts/skaffold.sh --path >/dev/null
