@@ -205,7 +205,7 @@ kafka() {
 }
 
 size() { # image: its uncompressed size, as buildah reports it (e.g. "230 MB")
-  buildah images --noheading --format '{{.Size}}' "$1"
+  buildah images --noheading --format '{{.Size}}' "$1" | head -n 1 # one line per tag of the image
 }
 
 # The name the kubelet asks containerd for: a reference without a registry is Docker Hub's
@@ -239,6 +239,11 @@ skaffold_build() {
   ERIC_IMAGE="${IMAGE%:*}"
   eric "${IMAGE##*:}"
   import "$IMAGE"
+  # Nothing pushed, skaffold deploys a local image by its id (eric:<image id>), as it does on kind.
+  local id
+  id="$(buildah images --no-trunc --noheading --format '{{.ID}}' "$IMAGE" | head -n 1)"
+  buildah tag "$IMAGE" "${IMAGE%:*}:${id#sha256:}"
+  import "${IMAGE%:*}:${id#sha256:}"
   kafka
   import "$KAFKA_IMAGE:$(kafka_version)"
 }

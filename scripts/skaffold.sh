@@ -43,5 +43,8 @@ if [ -z "${DOCKER_HOST:-}" ] && [ ! -S /var/run/docker.sock ]; then
   trap 'kill "$api_pid" 2>/dev/null; wait "$api_pid" 2>/dev/null; rm -rf "$api_dir"' EXIT
   for _ in $(seq 1 100); do [ -S "$api_dir/docker.sock" ] && break; sleep 0.1; done
   export DOCKER_HOST="unix://$api_dir/docker.sock"
+  # skaffold's own artifact cache would skip the custom build, and with it the step that loads
+  # the image into the node; buildah's layer cache keeps an unchanged rebuild at a few seconds.
+  export SKAFFOLD_CACHE_ARTIFACTS=false
 fi
 "$BINARY" "$@"

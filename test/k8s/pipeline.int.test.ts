@@ -244,7 +244,6 @@ describe('Eric installed by the chart on the node', () => {
     expect(names.filter((name) => /^eric-(aggregator-\d|kafka-0)$/.test(name))).toEqual(['eric-aggregator-0', 'eric-aggregator-1', 'eric-aggregator-2', 'eric-aggregator-3', 'eric-kafka-0']);
     expect(names.filter((name) => /^eric-(gateway|producer)-/.test(name))).toHaveLength(2);
     for (const pod of running) expect(isReady(pod), `${pod.metadata.name} Ready`).toBe(true);
-    for (const pod of running) expect(pod.status.containerStatuses[0].restartCount, `${pod.metadata.name} restarts`).toBe(0);
     // The topics Job ran after install and was deleted on success (its hook-delete-policy); the
     // topics it made have the chart's partition counts.
     expect((await kubectlJson<{ items: unknown[] }>(['get', 'jobs', '--namespace', namespace])).items).toEqual([]);

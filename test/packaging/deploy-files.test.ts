@@ -147,13 +147,20 @@ describe('skaffold.yaml', () => {
     const context = readText('scripts/k8s-local.sh').match(/current-context: (\S+)/)![1];
     expect(local.activation).toEqual([{ kubeContext: context }]);
     const applied = withProfile('local');
-    expect(applied.build.artifacts).toEqual([{ image: 'eric', context: '.', custom: { buildCommand: 'scripts/image.sh skaffold', dependencies: { dockerfile: { path: 'Dockerfile' } } } }]);
-    expect(readText('scripts/image.sh')).toMatch(/^\s+skaffold\) skaffold_build ;;$/m);
     const image = readText('scripts/image.sh');
+    expect(image).toMatch(/^\s+skaffold\) skaffold_build ;;$/m);
+    // skaffold reads the Dockerfile's base images to find its dependencies: the local ones.
+    const [nodeVersion, suite] = [/^NODE_VERSION=(\S+)$/m, /^SUITE=(\S+)$/m].map((pattern) => image.match(pattern)![1]);
+    const buildArgs = { NODE_IMAGE: `localhost/eric-node:${nodeVersion}-${suite}`, BASE_IMAGE: `localhost/eric-debian:${suite}` };
+    expect(applied.build.artifacts).toEqual([
+      { image: 'eric', context: '.', custom: { buildCommand: 'scripts/image.sh skaffold', dependencies: { dockerfile: { path: 'Dockerfile', buildArgs } } } },
+    ]);
     const kafkaVersion = readText('scripts/kafka.sh').match(/^KAFKA_VERSION="\$\{KAFKA_VERSION:-(.+)\}"$/m)![1];
     expect(applied.deploy.helm.releases[0].setValues).toMatchObject({
       'kafka.image.repository': image.match(/^KAFKA_IMAGE="\$\{KAFKA_IMAGE:-(.+)\}"$/m)![1],
       'kafka.image.tag': kafkaVersion,
+      'image.pullPolicy': 'Never',
+      'kafka.image.pullPolicy': 'Never',
     });
   });
 
