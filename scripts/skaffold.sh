@@ -35,6 +35,7 @@ if [ "${1:-}" = --path ]; then echo "$BINARY"; exit 0; fi
 if [ -z "${DOCKER_HOST:-}" ] && [ ! -S /var/run/docker.sock ]; then
   if ! command -v podman >/dev/null; then
     echo "skaffold: installing Debian's podman (its Docker API stands in for a Docker daemon)" >&2
+    apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman >/dev/null
   fi
   api_dir="$(mktemp -d)"
