@@ -19,9 +19,10 @@
 # The binaries are built once from the Go module proxy by the small module in scripts/k8s/, which
 # requires k8s.io/kubernetes at a pinned release (its staging modules replaced by their published
 # versions) and etcd's server module at the version Kubernetes itself requires. They are kept in
-# .cache/k8s/<kubernetes version>/bin (git-ignored): the first build takes a while (see the README),
-# a second `up` starts in seconds. Certificates (openssl), the service-account key pair, etcd's data,
-# the logs, the pid files and the kubeconfig live in $K8S_HOME_DIR.
+# $ERIC_CACHE_DIR/k8s/<kubernetes version>/bin (default ~/.cache/eric, outside the work tree, so
+# every clone reuses them): the first build takes a while (see the README), a second `up` starts in
+# seconds. Certificates (openssl), the service-account key pair, etcd's data, the logs, the pid
+# files and the kubeconfig live in $K8S_HOME_DIR.
 #
 # Without --node there is no kubelet: objects are stored, validated, admitted and reconciled by the
 # real controllers (Deployments get ReplicaSets and Pods, Jobs get Pods, namespaces are finalized),
