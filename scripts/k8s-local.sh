@@ -246,6 +246,15 @@ launch() { # component port|- args...
   say "starting $name$where (log: ${K8S_HOME_DIR#"$ROOT"/}/$name.log)"
   setsid "$(executable "$name")" "$@" >>"$K8S_HOME_DIR/$name.log" 2>&1 </dev/null &
   echo $! >"$K8S_HOME_DIR/$name.pid"
+  # Until the background shell has exec'd the program, its command line is this script's, and
+  # running_pid would take a slow start on a busy machine for an exit: wait for the exec.
+  local i
+  for i in $(seq 1 100); do
+    running_pid "$name" >/dev/null && return 0
+    kill -0 "$(cat "$K8S_HOME_DIR/$name.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  running_pid "$name" >/dev/null || die "$name did not start (log: $K8S_HOME_DIR/$name.log)"
 }
 
 # wait_for NAME COMMAND...: until the command succeeds, while the component runs.
