@@ -14,7 +14,7 @@ PACKAGE_FILES := package.json package-lock.json $(wildcard services/*/package.js
 .PHONY: help install build typecheck test test-unit test-integration run kafka-start kafka-stop kafka-status clean
 
 help: ## List the commands
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 $(INSTALL_STAMP): $(PACKAGE_FILES) scripts/install.sh
 	scripts/install.sh
@@ -27,13 +27,22 @@ build: install ## Compile all TypeScript packages to dist/
 
 typecheck: build
 
-test: build ## Run every test (unit + integration on a real local broker): the CI command
+test: build ## Run every test (unit + integration on a real broker; with ERIC_K8S_TESTS=1 the cluster tests too): the CI command
 	scripts/install.sh --browser
 	scripts/install-tools.sh
 	scripts/kafka.sh fetch
 	mkdir -p .cache
+	rm -f .cache/test-report*.json
 	npx vitest run --project unit --project integration --reporter=default --reporter=json --outputFile.json=.cache/test-report.json || status=$$?; \
-	  node scripts/test-summary.mjs .cache/test-report.json; exit $${status:-0}
+	  reports=.cache/test-report.json; \
+	  if [ "$${ERIC_K8S_TESTS:-}" = 1 ]; then \
+	    $(MAKE) --no-print-directory k8s-prerequisites && \
+	    npx vitest run --project k8s --reporter=default --reporter=json --outputFile.json=.cache/test-report-k8s.json || status=$$?; \
+	    reports="$$reports .cache/test-report-k8s.json"; \
+	  else \
+	    echo "make test: the cluster tests (test/k8s, root) run with ERIC_K8S_TESTS=1, or alone with make test-k8s"; \
+	  fi; \
+	  node scripts/test-summary.mjs $$reports; exit $${status:-0}
 
 test-unit: install ## Run the unit tests only (no broker)
 	npx vitest run --project unit
@@ -93,13 +102,22 @@ bench: build ## Measure the whole pipeline (producer, 4 aggregators, gateway, we
 
 .PHONY: tools chart-values
 
-tools: ## Install the packaging tools (helm, kubeconform, schemas, Prometheus) into .cache/tools
+tools: ## Install the packaging tools (helm, kubeconform, schemas, Prometheus) into ~/.cache/eric/tools
 	scripts/install-tools.sh
 
 chart-values: ## Print the Helm chart values table of docs/kubernetes.md from values.yaml and values.schema.json
 	@node scripts/chart-values-table.mjs
 
-.PHONY: k8s-up k8s-down k8s-status test-k8s
+.PHONY: image image-kafka k8s-up k8s-down k8s-status test-k8s k8s-prerequisites skaffold
+
+image: ## Build Eric's image from the Dockerfile without Docker: buildah, a local Node.js base (TAG=dev)
+	scripts/image.sh eric $(or $(TAG),dev)
+
+image-kafka: ## Build the bundled broker's image without Docker Hub: Debian's JRE and Kafka's jars
+	scripts/image.sh kafka
+
+skaffold: ## Build the pinned skaffold from the Go module proxy (once) and print its path
+	scripts/skaffold.sh --path
 
 k8s-up: ## Start a Kubernetes control plane on loopback (the first run builds it: see docs/kubernetes.md)
 	scripts/k8s-local.sh up
@@ -110,7 +128,15 @@ k8s-down: ## Stop the local Kubernetes control plane (scripts/k8s-local.sh reset
 k8s-status: ## Say whether the local Kubernetes control plane runs
 	scripts/k8s-local.sh status
 
-test-k8s: build ## The chart and the aggregator's topology check on a real Kubernetes API server (not in make test)
+test-k8s: build k8s-prerequisites ## Eric in pods on a local Kubernetes node (root): the chart, the images built here, the pipeline through port-forward, skaffold
+	npx vitest run --project k8s
+
+# What the cluster tests need built: the tools, Kubernetes, the images, skaffold (each cached;
+# a cold Kubernetes build uses both cores unless K8S_BUILD_JOBS says otherwise).
+k8s-prerequisites:
 	scripts/install-tools.sh
 	scripts/kafka.sh fetch
-	npx vitest run --project k8s
+	K8S_BUILD_JOBS=$${K8S_BUILD_JOBS:-2} scripts/k8s-local.sh build
+	scripts/image.sh eric dev
+	scripts/image.sh kafka
+	scripts/skaffold.sh --path >/dev/null

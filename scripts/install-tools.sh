@@ -10,8 +10,10 @@
 #                the compose-spec schema from compose-go; skaffold's schemas from the skaffold module
 #   prometheus   Debian's package (promtool checks rules; the dashboard test runs a real server)
 #
-# Everything lands in .cache/tools/ (git-ignored). A second run finds it there and takes a second;
-# the first one builds helm and kubeconform (a few minutes on two cores) and downloads the modules.
+# Everything lands in $ERIC_CACHE_DIR/tools/ (default ${XDG_CACHE_HOME:-$HOME/.cache}/eric/tools,
+# outside the work tree, so that every clone reuses it). A second run finds it there and takes a
+# second; the first one builds helm and kubeconform (a few minutes on two cores) and downloads the
+# modules.
 #
 #   scripts/install-tools.sh          install what is missing
 #   scripts/install-tools.sh --print  print the paths, as VAR=value lines (the tests read them)
@@ -27,7 +29,8 @@ COMPOSE_GO_VERSION=v2.16.2            # compose-spec.json
 SKAFFOLD_VERSION=v2.16.1              # skaffold's v4beta* schemas
 SKAFFOLD_SCHEMA=v4beta13              # the apiVersion skaffold.yaml uses
 
-TOOLS="$ROOT/.cache/tools"
+ERIC_CACHE_DIR="${ERIC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/eric}"
+TOOLS="$ERIC_CACHE_DIR/tools"
 BIN="$TOOLS/bin"
 SCHEMAS="$TOOLS/schemas"
 K8S_SCHEMAS="$SCHEMAS/kubernetes-$KUBERNETES_VERSION"

@@ -19,9 +19,10 @@
 # The binaries are built once from the Go module proxy by the small module in scripts/k8s/, which
 # requires k8s.io/kubernetes at a pinned release (its staging modules replaced by their published
 # versions) and etcd's server module at the version Kubernetes itself requires. They are kept in
-# .cache/k8s/<kubernetes version>/bin (git-ignored): the first build takes a while (see docs/kubernetes.md),
-# a second `up` starts in seconds. Certificates (openssl), the service-account key pair, etcd's data,
-# the logs, the pid files and the kubeconfig live in $K8S_HOME_DIR.
+# $ERIC_CACHE_DIR/k8s/<kubernetes version>/bin (default ~/.cache/eric, outside the work tree, so
+# every clone reuses them): the first build takes a while (see docs/kubernetes.md), a second `up` starts in
+# seconds. Certificates (openssl), the service-account key pair, etcd's data, the logs, the pid
+# files and the kubeconfig live in $K8S_HOME_DIR.
 #
 # Without --node there is no kubelet: objects are stored, validated, admitted and reconciled by the
 # real controllers (Deployments get ReplicaSets and Pods, Jobs get Pods, namespaces are finalized),
@@ -33,8 +34,12 @@
 # (gcc, buildah). Nothing is pulled from a registry: images must be imported into the node's
 # containerd (the `ctr` command) and used with imagePullPolicy Never or IfNotPresent. The kubelet
 # and the API server talk over loopback (the API server reaches the kubelet by its Hostname
-# address, localhost). There is no kube-proxy and no cluster DNS: `kubectl port-forward`, logs and
-# exec work; Service names and cluster IPs do not resolve inside pods.
+# address, localhost). Services work inside pods: kube-proxy (built like the rest, iptables mode)
+# gives them their cluster IPs, Debian's dnsmasq on the bridge answers <service>.<namespace>.svc
+# .cluster.local from a hosts file kept equal to the Services (`dns-sync`), and Debian's socat puts
+# the API server (on loopback) behind the "kubernetes" Service for pods that call it. Pods reach
+# nothing but their own network: traffic from the bridge to anywhere else is rejected. kube-proxy's
+# iptables chains are the machine's, so run one node per machine at a time.
 #
 # Environment (all optional):
 #   K8S_HOME_DIR          state directory, default .eric/k8s
@@ -46,14 +51,17 @@
 #   K8S_BUILD_JOBS        parallel compile jobs of the one-time build (go build -p), default 1
 #   K8S_KUBELET_PORT      the kubelet's https port on 127.0.0.1 (--node), default 16250
 #   K8S_NODE_BRIDGE       the pods' bridge (--node), default eric0
-#   K8S_POD_SUBNET        the pods' addresses (--node), default 10.244.0.0/24
+#   K8S_POD_SUBNET        the pods' addresses (--node), a /24, default 10.244.0.0/24; its first
+#                         address is the bridge's: the pods' gateway, DNS server and API server
 #   K8S_NODE_TAINT        a taint the node registers with (--node), key=value:Effect; default none
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MODULE="$ROOT/scripts/k8s"
 K8S_VERSION="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2; exit }' "$MODULE/go.mod")"
-BIN="$ROOT/.cache/k8s/$K8S_VERSION/bin"
+# Build caches live outside the work tree, so that every clone (and CI's fresh one) reuses them.
+ERIC_CACHE_DIR="${ERIC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/eric}"
+BIN="$ERIC_CACHE_DIR/k8s/$K8S_VERSION/bin"
 K8S_HOME_DIR="${K8S_HOME_DIR:-$ROOT/.eric/k8s}"
 K8S_API_PORT="${K8S_API_PORT:-16443}"
 K8S_ETCD_PORT="${K8S_ETCD_PORT:-16379}"
@@ -66,6 +74,8 @@ K8S_KUBELET_PORT="${K8S_KUBELET_PORT:-16250}"
 K8S_NODE_BRIDGE="${K8S_NODE_BRIDGE:-eric0}"
 K8S_POD_SUBNET="${K8S_POD_SUBNET:-10.244.0.0/24}"
 K8S_NODE_TAINT="${K8S_NODE_TAINT:-}"
+# dns-sync, started in the background, runs this script again: it needs the same state directory.
+export K8S_HOME_DIR ERIC_CACHE_DIR
 SERVICE_CIDR="10.96.0.0/16" # only allocated from: Services get cluster IPs, no traffic goes there
 SERVICE_IP="10.96.0.1"      # the "kubernetes" Service, in the API server's certificate
 
@@ -73,10 +83,14 @@ PKI="$K8S_HOME_DIR/pki"
 KUBECONFIG_FILE="$K8S_HOME_DIR/kubeconfig"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler)
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl)
+NODE_BINARIES=(kubelet kube-proxy)
 NODE="$K8S_HOME_DIR/node"
 NODE_NAME=localhost
 CONTAINERD_SOCK="$NODE/containerd.sock"
 PAUSE_IMAGE="localhost/eric-pause:1"
+NODE_GATEWAY="${K8S_POD_SUBNET%.*}.1" # x.y.z.0/24 -> x.y.z.1
+SERVICE_HOSTS="$NODE/dns/services.hosts"
+KUBE_PROXY_HEALTH_PORT="$((K8S_KUBELET_PORT + 6))"
 
 say() { echo "k8s-local: $*"; }
 die() { echo "k8s-local: error: $*" >&2; exit 1; }
@@ -92,11 +106,14 @@ built() { # binaries...
 
 # build_binaries BINARY... : go build of those commands of the module, into $BIN.
 build_binaries() {
-  built "$@" && return 0
+  local wanted=() b
+  for b in "$@"; do built "$b" || wanted+=("$b"); done
+  [ ${#wanted[@]} -gt 0 ] || return 0
+  set -- "${wanted[@]}"
   command -v go >/dev/null || die "Go is needed to build Kubernetes (https://go.dev/dl/)"
   say "building $* (Kubernetes $K8S_VERSION) from the Go module proxy into ${BIN#"$ROOT"/}"
   say "(once; long on two cores, at the lowest CPU priority)"
-  local ldflags="-s -w" pkg minor b packages=()
+  local ldflags="-s -w" pkg minor packages=()
   minor="$(echo "$K8S_VERSION" | cut -d. -f2)"
   # The version stamps of Kubernetes' own build (hack/lib/version.sh): the API server reports them
   # at /version, and Helm checks a chart's kubeVersion against that.
@@ -120,7 +137,8 @@ build_binaries() {
   say "built in $((SECONDS - started)) s"
 }
 
-build() { build_binaries "${BINARIES[@]}"; }
+# The node's binaries are built with the rest: one go build shares the compiled packages.
+build() { build_binaries "${BINARIES[@]}" "${NODE_BINARIES[@]}"; }
 
 # --- certificates -----------------------------------------------------------------------------
 
@@ -206,19 +224,37 @@ running_pid() { # component
 }
 
 executable() { # component
-  if [ "$1" = containerd ]; then command -v containerd; else echo "$BIN/$1"; fi
+  case "$1" in
+    containerd | dnsmasq) command -v "$1" ;;
+    api-forward) command -v socat ;;
+    dns-sync) command -v bash ;; # this script, run again (see node_services)
+    *) echo "$BIN/$1" ;;
+  esac
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-launch() { # component port args...
+launch() { # component port|- args...
   local name="$1" port="$2"
   shift 2
   if running_pid "$name" >/dev/null; then return 0; fi
-  port_in_use "$port" && die "port $port (for $name) is taken by another program: set the K8S_*_PORT variables"
-  say "starting $name on 127.0.0.1:$port (log: ${K8S_HOME_DIR#"$ROOT"/}/$name.log)"
+  local where=""
+  if [ "$port" != - ]; then
+    port_in_use "$port" && die "port $port (for $name) is taken by another program: set the K8S_*_PORT variables"
+    where=" on 127.0.0.1:$port"
+  fi
+  say "starting $name$where (log: ${K8S_HOME_DIR#"$ROOT"/}/$name.log)"
   setsid "$(executable "$name")" "$@" >>"$K8S_HOME_DIR/$name.log" 2>&1 </dev/null &
   echo $! >"$K8S_HOME_DIR/$name.pid"
+  # Until the background shell has exec'd the program, its command line is this script's, and
+  # running_pid would take a slow start on a busy machine for an exit: wait for the exec.
+  local i
+  for i in $(seq 1 100); do
+    running_pid "$name" >/dev/null && return 0
+    kill -0 "$(cat "$K8S_HOME_DIR/$name.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  running_pid "$name" >/dev/null || die "$name did not start (log: $K8S_HOME_DIR/$name.log)"
 }
 
 # wait_for NAME COMMAND...: until the command succeeds, while the component runs.
@@ -323,6 +359,10 @@ node_packages() {
   [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
   command -v buildah >/dev/null || missing+=(buildah)
   command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+  command -v iptables >/dev/null || missing+=(iptables)
+  command -v conntrack >/dev/null || missing+=(conntrack)
+  command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
+  command -v socat >/dev/null || missing+=(socat)
   [ ${#missing[@]} -eq 0 ] && return 0
   command -v apt-get >/dev/null || die "the node needs: ${missing[*]} (Debian package names)"
   say "installing Debian's ${missing[*]}"
@@ -357,7 +397,7 @@ pause_image() {
 node_up() {
   [ "$(id -u)" -eq 0 ] || die "the node (containerd, kubelet) needs root"
   node_packages
-  build_binaries kubelet
+  build_binaries "${NODE_BINARIES[@]}"
   mkdir -p "$NODE/cni"
   # restrict_oom_score_adj: where a process may not lower its OOM score (no CAP_SYS_RESOURCE, as
   # in some sandboxes), runc fails to start any container ("can't get final child's PID from pipe:
@@ -380,13 +420,15 @@ state = "$NODE/containerd/state"
     bin_dir = "/usr/lib/cni"
     conf_dir = "$NODE/cni"
 TOML
+  # Pods have a route to their bridge and to the Services' cluster IPs, and no default route.
   cat >"$NODE/cni/10-eric.conflist" <<JSON
 {
   "cniVersion": "0.4.0",
   "name": "eric",
   "plugins": [
     {"type": "bridge", "bridge": "$K8S_NODE_BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$K8S_POD_SUBNET"}]], "dataDir": "$NODE/cni-ipam"}},
+     "ipam": {"type": "host-local", "ranges": [[{"subnet": "$K8S_POD_SUBNET"}]], "dataDir": "$NODE/cni-ipam",
+              "routes": [{"dst": "$SERVICE_CIDR"}]}},
     {"type": "loopback"}
   ]
 }
@@ -408,6 +450,7 @@ cgroupDriver: cgroupfs
 containerRuntimeEndpoint: "unix://$CONTAINERD_SOCK"
 failSwapOn: false
 clusterDomain: cluster.local
+clusterDNS: ["$NODE_GATEWAY"]
 resolvConf: /etc/resolv.conf
 # A development machine's disk and memory are shared: evict only when nearly nothing is left.
 evictionHard: {memory.available: "200Mi", nodefs.available: "1%", imagefs.available: "1%", nodefs.inodesFree: "1%"}
@@ -418,6 +461,7 @@ YAML
     local key="${K8S_NODE_TAINT%%:*}" effect="${K8S_NODE_TAINT##*:}"
     printf 'registerWithTaints:\n  - {key: "%s", value: "%s", effect: "%s"}\n' "${key%%=*}" "${key#*=}" "$effect" >>"$NODE/kubelet.yaml"
   fi
+  pod_network
   local component=containerd
   if ! running_pid containerd >/dev/null; then
     say "starting containerd (socket ${CONTAINERD_SOCK#"$ROOT"/})"
@@ -433,7 +477,109 @@ YAML
     --root-dir "$NODE/kubelet" --cert-dir "$NODE/kubelet-pki" --hostname-override "$NODE_NAME"
   wait_for "node $NODE_NAME Ready" kctl wait --for condition=Ready "node/$NODE_NAME" --timeout 5s
   kctl uncordon "$NODE_NAME" >/dev/null
+  node_services
   say "node $NODE_NAME ready: pods run (images: scripts/k8s-local.sh ctr images import ...)"
+}
+
+# --- the pods' network, Services and DNS (--node) ---------------------------------------------
+
+# The bridge exists before the first pod, with the gateway address that the DNS server and the
+# API server's forwarder listen on (the CNI bridge plugin then finds it ready). The host routes
+# between pods and cluster IPs; the pods' traffic to anything outside their own network is
+# rejected, so nothing in a pod reaches past this machine.
+pod_network() {
+  if [ ! -e "/sys/class/net/$K8S_NODE_BRIDGE" ]; then
+    ip link add "$K8S_NODE_BRIDGE" type bridge
+  fi
+  ip addr replace "$NODE_GATEWAY/24" dev "$K8S_NODE_BRIDGE"
+  ip link set "$K8S_NODE_BRIDGE" up
+  sysctl -q -w net.ipv4.ip_forward=1
+  local rule=(FORWARD -i "$K8S_NODE_BRIDGE" ! -o "$K8S_NODE_BRIDGE" -m comment --comment "eric k8s-local: pods stay on their network" -j REJECT)
+  iptables -C "${rule[@]}" 2>/dev/null || iptables -I "${rule[@]}"
+}
+
+pod_network_down() {
+  local rule=(FORWARD -i "$K8S_NODE_BRIDGE" ! -o "$K8S_NODE_BRIDGE" -m comment --comment "eric k8s-local: pods stay on their network" -j REJECT)
+  while iptables -C "${rule[@]}" 2>/dev/null; do iptables -D "${rule[@]}"; done
+}
+
+node_services() {
+  cert kube-proxy "/CN=system:kube-proxy" "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth"
+  kubeconfig "$K8S_HOME_DIR/kube-proxy.kubeconfig" kube-proxy
+  # masqueradeAll: a pod that reaches a Service backed by a pod on the same bridge gets its answer
+  # back through the host, which undoes the translation. conntrack limits stay the machine's.
+  # kube-proxy exits when its configuration file is written while it runs: a second `up` leaves
+  # the file alone unless its content changes.
+  cat >"$NODE/kube-proxy.yaml.new" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection: {kubeconfig: "$K8S_HOME_DIR/kube-proxy.kubeconfig"}
+hostnameOverride: $NODE_NAME
+bindAddress: 127.0.0.1
+healthzBindAddress: 127.0.0.1:$KUBE_PROXY_HEALTH_PORT
+metricsBindAddress: 127.0.0.1:$((KUBE_PROXY_HEALTH_PORT - 1))
+mode: iptables
+clusterCIDR: $K8S_POD_SUBNET
+nodePortAddresses: [127.0.0.0/8]
+iptables: {masqueradeAll: true}
+conntrack: {maxPerCore: 0, min: 0, tcpEstablishedTimeout: 0s, tcpCloseWaitTimeout: 0s}
+YAML
+  if cmp -s "$NODE/kube-proxy.yaml.new" "$NODE/kube-proxy.yaml"; then
+    rm "$NODE/kube-proxy.yaml.new"
+  else
+    mv "$NODE/kube-proxy.yaml.new" "$NODE/kube-proxy.yaml"
+  fi
+  local component=kube-proxy
+  launch kube-proxy "$KUBE_PROXY_HEALTH_PORT" --config "$NODE/kube-proxy.yaml"
+  wait_for kube-proxy curl --silent --fail --max-time 5 "http://127.0.0.1:$KUBE_PROXY_HEALTH_PORT/healthz"
+
+  # The cluster DNS: names of Services only, answered from the hosts file dns-sync writes; any
+  # other name is not found (no upstream server: pods resolve nothing outside the cluster).
+  mkdir -p "$(dirname "$SERVICE_HOSTS")"
+  touch "$SERVICE_HOSTS"
+  component=dnsmasq
+  launch dnsmasq - --keep-in-foreground --conf-file=/dev/null --user=nobody --pid-file= \
+    --listen-address="$NODE_GATEWAY" --bind-interfaces --port=53 \
+    --no-resolv --no-hosts --addn-hosts="$SERVICE_HOSTS" --local=/#/ --no-negcache --log-facility=-
+  component=dns-sync
+  launch dns-sync - "$ROOT/scripts/k8s-local.sh" dns-sync
+
+  # The API server behind the "kubernetes" Service (10.96.0.1:443, in its certificate), for the
+  # aggregator's topology check: kube-proxy sends it to the forwarder on the bridge.
+  component=api-forward
+  launch api-forward - "TCP-LISTEN:$K8S_API_PORT,bind=$NODE_GATEWAY,fork,reuseaddr" "TCP:127.0.0.1:$K8S_API_PORT"
+  kctl apply --server-side --force-conflicts -f - >/dev/null <<YAML
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: kubernetes-eric-local
+  namespace: default
+  labels:
+    kubernetes.io/service-name: kubernetes
+    endpointslice.kubernetes.io/managed-by: k8s-local.eric.dev
+addressType: IPv4
+endpoints:
+  - addresses: ["$NODE_GATEWAY"]
+    conditions: {ready: true}
+ports:
+  - {name: https, port: $K8S_API_PORT, protocol: TCP}
+YAML
+  component=
+}
+
+# dns-sync (in the background): rewrites the hosts file whenever a Service changes, and has
+# dnsmasq read it again. Headless Services (no cluster IP) are left out.
+dns_sync() {
+  local template='{range .items[?(@.spec.clusterIP!="None")]}{.spec.clusterIP} {.metadata.name}.{.metadata.namespace}.svc.cluster.local{"\n"}{end}'
+  while :; do
+    kctl get services --all-namespaces --watch --output-watch-events -o name 2>/dev/null |
+      while read -r _; do
+        kctl get services --all-namespaces -o jsonpath="$template" >"$SERVICE_HOSTS.part" &&
+          mv "$SERVICE_HOSTS.part" "$SERVICE_HOSTS" &&
+          kill -HUP "$(running_pid dnsmasq)" 2>/dev/null || true
+      done
+    sleep 1
+  done
 }
 
 # Pods are stopped through the kubelet (so that their network and mounts are torn down), then the
@@ -446,6 +592,14 @@ node_down() {
       --grace-period 5 --wait --timeout 120s >/dev/null 2>&1 || true
   fi
   stop_one kubelet
+  stop_one dns-sync
+  stop_one dnsmasq
+  stop_one api-forward
+  if running_pid kube-proxy >/dev/null; then
+    stop_one kube-proxy
+    "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true # its iptables chains
+  fi
+  pod_network_down
   if running_pid containerd >/dev/null; then
     local task
     for task in $(ctr_k8s tasks ls -q 2>/dev/null); do ctr_k8s tasks kill -s SIGKILL "$task" >/dev/null 2>&1 || true; done
@@ -463,6 +617,8 @@ stop_one() { # component
   pid="$(running_pid "$1")" || { rm -f "$K8S_HOME_DIR/$1.pid"; return 0; }
   say "stopping $1 (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
+  # dns-sync's kubectl and socat's connections run in the component's own process group.
+  case "$1" in dns-sync | api-forward) kill -TERM -- "-$pid" 2>/dev/null || true ;; esac
   local i
   for i in $(seq 1 60); do
     kill -0 "$pid" 2>/dev/null || break
@@ -487,7 +643,7 @@ status() {
   for name in "${COMPONENTS[@]}"; do
     if pid="$(running_pid "$name")"; then echo "$name: running (pid $pid)"; else echo "$name: stopped"; all=1; fi
   done
-  for name in containerd kubelet; do
+  for name in containerd kubelet kube-proxy dnsmasq dns-sync api-forward; do
     if pid="$(running_pid "$name")"; then echo "$name: running (pid $pid)"; fi
   done
   if [ -f "$PKI/admin.crt" ] && api_get /readyz >/dev/null 2>&1; then
@@ -523,5 +679,6 @@ case "${1:-}" in
   build) build ;;
   bin) echo "$BIN" ;;
   ctr) shift; ctr_k8s "$@" ;;
+  dns-sync) dns_sync ;; # started by up --node, in the background
   *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -12,14 +12,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { TopicAdmin } from '@eric/shared';
 import { produceRecords, testKafkaSettings, uniqueName } from '@eric/shared/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { stringify } from 'yaml';
-import { chartDir, find, render, root, run, tempDir, tools } from './tools.js';
+import { chartDir, find, freePort, render, root, run, tempDir, tools } from './tools.js';
 
 const brokers = inject('kafkaBrokers');
 const settings = testKafkaSettings(brokers, 'eric-packaging-test');
@@ -40,17 +39,6 @@ const children: Array<{ name: string; child: ChildProcess; log: string }> = [];
 const ports: Record<string, number> = {};
 let prometheusUrl = '';
 let chartValues: string[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
-}
 
 function start(name: string, command: string, args: string[], env: Record<string, string>): void {
   const log = join(dir, `${name}.log`);

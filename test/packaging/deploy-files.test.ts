@@ -89,16 +89,19 @@ describe('docker-compose.yml', () => {
 });
 
 describe('skaffold.yaml', () => {
-  /** A profile's JSON patches applied to the base config (only "add", which is all we use). */
+  /** A profile's JSON patches applied to the base config ("add" and "remove", which is all we use). */
   function withProfile(name: string) {
     const config = structuredClone(skaffold);
     const profile = config.profiles.find((p: any) => p.name === name);
     for (const patch of profile.patches ?? []) {
-      expect(patch.op).toBe('add');
+      expect(['add', 'remove']).toContain(patch.op);
       const parts = patch.path.split('/').slice(1);
       const last = parts.pop();
       const parent = parts.reduce((node: any, key: string) => node[key], config);
-      if (Array.isArray(parent)) parent.splice(last === '-' ? parent.length : Number(last), 0, patch.value);
+      if (patch.op === 'remove') {
+        expect(parent[last], patch.path).toBeDefined();
+        delete parent[last];
+      } else if (Array.isArray(parent)) parent.splice(last === '-' ? parent.length : Number(last), 0, patch.value);
       else parent[last] = patch.value;
     }
     delete config.profiles;
@@ -137,6 +140,28 @@ describe('skaffold.yaml', () => {
     expect(cluster).toMatchObject({ kind: 'Cluster', apiVersion: 'kind.x-k8s.io/v1alpha4' });
     const kind = skaffold.profiles.find((p: any) => p.name === 'kind');
     expect(kind.activation).toEqual([{ kubeContext: `kind-${cluster.name}` }]);
+  });
+
+  it('the local profile builds with scripts/image.sh for the cluster of scripts/k8s-local.sh, and the bundled broker runs the local broker image', () => {
+    const local = skaffold.profiles.find((p: any) => p.name === 'local');
+    const context = readText('scripts/k8s-local.sh').match(/current-context: (\S+)/)![1];
+    expect(local.activation).toEqual([{ kubeContext: context }]);
+    const applied = withProfile('local');
+    const image = readText('scripts/image.sh');
+    expect(image).toMatch(/^\s+skaffold\) skaffold_build ;;$/m);
+    // skaffold reads the Dockerfile's base images to find its dependencies: the local ones.
+    const [nodeVersion, suite] = [/^NODE_VERSION=(\S+)$/m, /^SUITE=(\S+)$/m].map((pattern) => image.match(pattern)![1]);
+    const buildArgs = { NODE_IMAGE: `localhost/eric-node:${nodeVersion}-${suite}`, BASE_IMAGE: `localhost/eric-debian:${suite}` };
+    expect(applied.build.artifacts).toEqual([
+      { image: 'eric', context: '.', custom: { buildCommand: 'scripts/image.sh skaffold', dependencies: { dockerfile: { path: 'Dockerfile', buildArgs } } } },
+    ]);
+    const kafkaVersion = readText('scripts/kafka.sh').match(/^KAFKA_VERSION="\$\{KAFKA_VERSION:-(.+)\}"$/m)![1];
+    expect(applied.deploy.helm.releases[0].setValues).toMatchObject({
+      'kafka.image.repository': image.match(/^KAFKA_IMAGE="\$\{KAFKA_IMAGE:-(.+)\}"$/m)![1],
+      'kafka.image.tag': kafkaVersion,
+      'image.pullPolicy': 'Never',
+      'kafka.image.pullPolicy': 'Never',
+    });
   });
 
   it('kube-prometheus-stack picks up every ServiceMonitor and rule, and Grafana the dashboard label the chart sets', () => {

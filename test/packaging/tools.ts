@@ -1,11 +1,12 @@
 /**
  * The packaging tools (helm, kubeconform, promtool, the JSON schemas) for the packaging tests.
- * scripts/install-tools.sh installs them into .cache/tools (make test runs it first); when they
+ * scripts/install-tools.sh installs them into ~/.cache/eric/tools (make test runs it first); when they
  * are missing the first call runs it (a cold install builds helm: a few minutes).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -133,3 +134,15 @@ export function readText(path: string): string {
 }
 
 export { writeFileSync };
+
+/** A TCP port on 127.0.0.1 that nothing listens on now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
