@@ -90,6 +90,11 @@ function defineMetrics(registry: Registry) {
       labelNames: ['call'] as const,
       registers,
     }),
+    producersReplaced: new Counter({
+      name: 'eric_aggregator_producers_replaced_total',
+      help: 'Transactional producers given up because a call never answered, and replaced by a new one (which fences the old).',
+      registers,
+    }),
     batchSize: new Histogram({
       name: 'eric_aggregator_count_batch_records',
       help: 'Visits per count transaction.',

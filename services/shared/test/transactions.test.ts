@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger.js';
 import { ErrorCode, type KafkaConsumer, type Producer } from '../src/kafka/rdkafka.js';
-import { ShutdownInterrupted, TransactionFatalError, TransactionalProducer } from '../src/kafka/transactions.js';
+import { ShutdownInterrupted, TransactionFatalError, TransactionStuck, TransactionalProducer } from '../src/kafka/transactions.js';
 
 type Answer = null | { code: number; message: string; isRetriable?: boolean; isTxnRequiresAbort?: boolean; isFatal?: boolean };
 const TIMED_OUT: Answer = { code: ErrorCode.ERR__TIMED_OUT, message: 'Local: Timed out', isRetriable: true };
@@ -37,8 +37,8 @@ function scriptedProducer(script: Partial<Record<string, Answer[]>>) {
   return { calls, producer: producer as unknown as Producer };
 }
 
-function transactional(producer: Producer, stopping = () => false) {
-  return new TransactionalProducer(producer, { callTimeoutMs: 1_000, logger: createLogger('test', 'silent'), stopping });
+function transactional(producer: Producer, stopping = () => false, giveUpAfterMs?: number) {
+  return new TransactionalProducer(producer, { callTimeoutMs: 1_000, logger: createLogger('test', 'silent'), stopping, giveUpAfterMs });
 }
 
 const consumer = {} as KafkaConsumer;
@@ -93,6 +93,15 @@ describe('TransactionalProducer', () => {
     } as unknown as Producer;
     expect(await transactional(late).run(() => undefined, offsets, consumer)).toBe('committed');
     expect(calls).toEqual(['begin', 'sendOffsets', 'commit']);
+  }, 15_000);
+
+  it('gives a call up that never answers, and the producer with it', async () => {
+    const { calls, producer } = scriptedProducer({});
+    const silent = { ...producer, commitTransaction: () => calls.push('commit') } as unknown as Producer;
+    const stuck = transactional(silent, () => false, 1);
+    await expect(stuck.run(() => undefined, offsets, consumer)).rejects.toBeInstanceOf(TransactionStuck);
+    await expect(stuck.run(() => undefined, offsets, consumer)).rejects.toBeInstanceOf(TransactionStuck);
+    expect(calls).toEqual(['begin', 'sendOffsets', 'commit']); // nothing after the call given up
   }, 15_000);
 
   it('stops retrying when the process shuts down', async () => {

@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   logClientErrors,
   ShutdownInterrupted,
+  TransactionStuck,
   TransactionalProducer,
   kafka,
   rdkafkaConnectionConfig,
@@ -105,17 +106,7 @@ export class CountStage {
   /** Restores the state, then processes the input partition until stop(). */
   async start(): Promise<void> {
     const { settings, partition } = this.options;
-    this.#producer = new kafka.Producer({
-      ...rdkafkaConnectionConfig(settings),
-      'client.id': `${settings.clientId}-count-${partition}`,
-      'transactional.id': this.transactionalId,
-      'transaction.timeout.ms': this.options.transactionTimeoutMs,
-      'enable.idempotence': true,
-      'linger.ms': 5,
-      'batch.num.messages': 10_000,
-      'queue.buffering.max.messages': 1_000_000,
-      'compression.type': 'lz4',
-    });
+    this.#producer = this.#createProducer();
     this.#consumer = new kafka.KafkaConsumer(
       {
         ...rdkafkaConnectionConfig(settings),
@@ -131,20 +122,73 @@ export class CountStage {
     this.#consumer.setDefaultConsumeTimeout(this.options.pollMs);
     kafka.returnBatchesPromptly(this.#consumer);
     logClientErrors(this.#consumer, this.#log, 'consumer');
-    logClientErrors(this.#producer, this.#log, 'producer');
     await Promise.all([kafka.connect(this.#producer), kafka.connect(this.#consumer)]);
-    this.#transactions = new TransactionalProducer(this.#producer, {
-      callTimeoutMs: CALL_TIMEOUT_MS,
-      logger: this.#log,
-      stopping: () => this.#stopping,
-      onRetry: (call) => this.options.metrics.transactionCallRetries.inc({ call }),
-    });
+    this.#transactions = this.#transactionsOf(this.#producer);
     // Fences an older process with the same transactional.id and completes or aborts its open
     // transaction: after this, the changelog partition is stable and can be restored.
     await this.#transactions.init();
     await this.#restoreAndSeek();
     this.#phase = 'running';
     this.#loop = this.#run();
+  }
+
+  /** The transactional producer of this partition (a new one replaces a stuck one). */
+  #createProducer(): kafka.Producer {
+    const { settings, partition } = this.options;
+    const producer = new kafka.Producer({
+      ...rdkafkaConnectionConfig(settings),
+      'client.id': `${settings.clientId}-count-${partition}`,
+      'transactional.id': this.transactionalId,
+      'transaction.timeout.ms': this.options.transactionTimeoutMs,
+      'enable.idempotence': true,
+      'linger.ms': 5,
+      'batch.num.messages': 10_000,
+      'queue.buffering.max.messages': 1_000_000,
+      'compression.type': 'lz4',
+    });
+    logClientErrors(producer, this.#log, 'producer');
+    return producer;
+  }
+
+  #transactionsOf(producer: kafka.Producer): TransactionalProducer {
+    return new TransactionalProducer(producer, {
+      callTimeoutMs: CALL_TIMEOUT_MS,
+      logger: this.#log,
+      stopping: () => this.#stopping,
+      onRetry: (call) => this.options.metrics.transactionCallRetries.inc({ call }),
+    });
+  }
+
+  /**
+   * After a transactional call that never answered: a new producer takes over the
+   * transactional.id (its initTransactions() fences the stuck one and aborts its transaction),
+   * and the state is rebuilt from the changelog. Kafka may still be away: retried until it works,
+   * the error is fatal, or the stage stops.
+   */
+  async #replaceProducer(cause: TransactionStuck): Promise<void> {
+    this.#log.warn({ err: cause }, 'a transactional call never answered: a new producer takes over and fences the stuck one');
+    this.options.metrics.producersReplaced.inc();
+    const stuck = this.#producer!;
+    for (let attempt = 1; ; attempt++) {
+      const producer = this.#createProducer();
+      try {
+        await kafka.connect(producer);
+        const transactions = this.#transactionsOf(producer);
+        await transactions.init();
+        this.#producer = producer;
+        this.#transactions = transactions;
+        break;
+      } catch (error) {
+        void kafka.disconnect(producer).catch(() => undefined);
+        if (kafka.isTerminal(error) || error instanceof ShutdownInterrupted) throw error;
+        if (this.#stopping) throw new ShutdownInterrupted('replacing the producer');
+        this.#log.warn({ err: error, attempt }, 'could not start a new producer; retrying');
+        await sleep(backoff(attempt));
+      }
+    }
+    // Fenced now: its stuck call returns, and the handle can go.
+    void kafka.disconnect(stuck).catch((error: unknown) => this.#log.warn({ err: error }, 'could not close the stuck producer'));
+    await this.#rewindUntilDone();
   }
 
   /** Finishes the batch in progress (commit or abort), then disconnects. */
@@ -238,7 +282,15 @@ export class CountStage {
           await sleep(backoff(++readFailures));
           continue;
         }
-        if ((await this.#process(messages)) === 'aborted') await this.#rewindUntilDone();
+        let outcome: 'committed' | 'aborted' | 'idle';
+        try {
+          outcome = await this.#process(messages);
+        } catch (error) {
+          if (!(error instanceof TransactionStuck)) throw error;
+          await this.#replaceProducer(error);
+          continue;
+        }
+        if (outcome === 'aborted') await this.#rewindUntilDone();
         this.options.progress.progress();
       }
     } catch (error) {

@@ -17,6 +17,10 @@
  * sometimes answers well after a call's timeout while a broker is away; each period of waiting
  * past it is logged, and a wait that never ends is a wedge for Liveness to report.
  *
+ * A call that never answers at all (librdkafka does that after some broker outages) is given up
+ * after `giveUpAfterMs` with TransactionStuck, and the producer with it: the caller creates a new
+ * one, whose initTransactions() fences this one, and rewinds its state.
+ *
  * Retrying "until it completes" must not keep a process from stopping: when `stopping()` turns
  * true the retries end with ShutdownInterrupted. The open transaction is then left to the
  * next process with the same transactional.id, whose initTransactions() aborts it.
@@ -33,6 +37,11 @@ export interface TransactionalProducerOptions {
   stopping: () => boolean;
   /** Told about every retried call (for a metric). */
   onRetry?: (operation: string) => void;
+  /**
+   * A call unanswered for this long is given up with TransactionStuck: the caller replaces the
+   * producer (see the class comment). Default 45 s.
+   */
+  giveUpAfterMs?: number;
 }
 
 /** The producer cannot go on; the process must end. */
@@ -40,6 +49,18 @@ export class TransactionFatalError extends Error {
   constructor(operation: string, cause: unknown) {
     super(`${operation} failed fatally: ${(cause as Error)?.message ?? String(cause)}`, { cause });
     this.name = 'TransactionFatalError';
+  }
+}
+
+/**
+ * A transactional call that librdkafka never answered (seen after broker outages of 10–40 s).
+ * The producer is given up: no other call may start on it. The remedy is a new producer with
+ * the same transactional.id, whose initTransactions() fences this one.
+ */
+export class TransactionStuck extends Error {
+  constructor(operation: string, waitedMs: number) {
+    super(`${operation} has not answered for ${Math.round(waitedMs / 1000)} s: this producer is given up`);
+    this.name = 'TransactionStuck';
   }
 }
 
@@ -53,11 +74,13 @@ export class ShutdownInterrupted extends Error {
 
 export type TransactionOutcome = 'committed' | 'aborted';
 
+const GIVE_UP_AFTER_MS = 45_000;
 const FIRST_RETRY_DELAY_MS = 100;
 const MAX_RETRY_DELAY_MS = 2_000;
 
 export class TransactionalProducer {
   #busy: string | undefined;
+  #givenUp = false;
   readonly #log: Logger;
 
   constructor(
@@ -85,7 +108,7 @@ export class TransactionalProducer {
       await this.#untilDone('commitTransaction', (overdue) => transactions.commit(this.producer, this.options.callTimeoutMs, overdue));
       return 'committed';
     } catch (error) {
-      if (error instanceof TransactionFatalError || error instanceof ShutdownInterrupted) throw error;
+      if (error instanceof TransactionFatalError || error instanceof ShutdownInterrupted || error instanceof TransactionStuck) throw error;
       // Kafka requires an abort, or produce() refused a record (e.g. a full local queue).
       this.#log.warn({ err: error }, 'transaction failed; aborting it');
       await this.abort();
@@ -105,15 +128,17 @@ export class TransactionalProducer {
   async #untilDone(name: string, operation: (onOverdue: (waitedMs: number) => void) => Promise<void>): Promise<void> {
     const onOverdue = (waitedMs: number) =>
       this.#log.warn({ operation: name, waitedMs, timeoutMs: this.options.callTimeoutMs, callsInFlight: pendingCalls().length }, 'transactional call has not answered past its timeout; still waiting (no other call may start)');
+    if (this.#givenUp) throw new TransactionStuck(`${name} on a given-up producer`, 0);
     if (this.#busy) throw new TransactionFatalError(name, new Error(`called while ${this.#busy} is in progress`));
     this.#busy = name;
     try {
       for (let attempt = 1, delayMs = FIRST_RETRY_DELAY_MS; ; attempt++, delayMs = Math.min(delayMs * 2, MAX_RETRY_DELAY_MS)) {
         try {
-          await operation(onOverdue);
+          await this.#answerOrGiveUp(name, operation, onOverdue);
           if (attempt > 1) this.#log.info({ operation: name, attempts: attempt }, 'transactional call completed after retries');
           return;
         } catch (error) {
+          if (error instanceof TransactionStuck || error instanceof ShutdownInterrupted) throw error;
           if (isTerminal(error)) throw new TransactionFatalError(name, error);
           if (requiresAbort(error) && name !== 'abortTransaction') throw error;
           if (!isRetriable(error)) throw new TransactionFatalError(name, error);
@@ -126,5 +151,25 @@ export class TransactionalProducer {
     } finally {
       this.#busy = undefined;
     }
+  }
+
+  /**
+   * The call's own answer, unless it has waited `giveUpAfterMs` (TransactionStuck) or the process
+   * is stopping (ShutdownInterrupted) at one of its overdue ticks. A call given up may still
+   * answer later; that answer is ignored.
+   */
+  #answerOrGiveUp(name: string, operation: (onOverdue: (waitedMs: number) => void) => Promise<void>, report: (waitedMs: number) => void): Promise<void> {
+    const giveUpAfterMs = this.options.giveUpAfterMs ?? GIVE_UP_AFTER_MS;
+    return new Promise<void>((resolve, reject) => {
+      const call = operation((waitedMs) => {
+        report(waitedMs);
+        if (this.options.stopping()) reject(new ShutdownInterrupted(name));
+        else if (waitedMs >= giveUpAfterMs) {
+          this.#givenUp = true;
+          reject(new TransactionStuck(name, waitedMs));
+        }
+      });
+      call.then(resolve, reject);
+    });
   }
 }
