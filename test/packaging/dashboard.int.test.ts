@@ -42,7 +42,9 @@ let chartValues: string[] = [];
 
 function start(name: string, command: string, args: string[], env: Record<string, string>): void {
   const log = join(dir, `${name}.log`);
-  const child = spawn(command, args, { cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // What the image adds to the chart's environment: the libuv pool the aggregator requires.
+  const image = { UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' };
+  const child = spawn(command, args, { cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...image, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = createWriteStream(log);
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
