@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { WindowResult } from '@eric/shared';
 import { produce, startGateway, windowResult, type RunningGateway } from './helpers.js';
 
@@ -19,10 +19,10 @@ const TOKEN = 'dashboard-token-1234';
 
 /** The start of the window the wall clock is in, `offset` windows away. */
 const windowAt = (offset = 0) => Math.floor(Date.now() / 60_000) * MINUTE + offset * MINUTE;
-/** Waits for the next window when this one ends within 15 s, so a test never straddles two. */
+/** Waits for the next window when this one ends within 20 s, so a test never straddles two. */
 async function clearOfWindowEdge(): Promise<void> {
   const left = 60_000 - (Date.now() % 60_000);
-  if (left < 15_000) await new Promise((resolve) => setTimeout(resolve, left + 500));
+  if (left < 20_000) await new Promise((resolve) => setTimeout(resolve, left + 500));
 }
 const result = (account: number, store: string | null, start: number, count: number, final: boolean): WindowResult =>
   windowResult({ account_id: account, store_id: store, window: [start, start + MINUTE], count, final });
@@ -50,6 +50,21 @@ function lastHour(): WindowResult[] {
   return results;
 }
 
+/** The last hour plus one visit stamped 200 s ahead of the clock (the contract allows 300 s). */
+const lastHourAndAheadVisit = (): WindowResult[] => [...lastHour(), result(343, 'web', Math.floor((Date.now() / 1000 + 200) / MINUTE) * MINUTE, 1, false)];
+
+/**
+ * A gateway of the calling test's own, fed the last hour as of now. Tests that compare the page
+ * with the wall clock's windows take one each: data written in an earlier minute is a window off.
+ */
+async function gatewayWithLastHour(): Promise<RunningGateway> {
+  const gateway = await startGateway();
+  onTestFinished(() => gateway.close());
+  await clearOfWindowEdge();
+  await produce(gateway.topic, lastHourAndAheadVisit());
+  return gateway;
+}
+
 describe('dashboard page in headless Chromium', () => {
   let gw: RunningGateway;
   let browser: Browser;
@@ -72,6 +87,7 @@ describe('dashboard page in headless Chromium', () => {
 
   beforeAll(async () => {
     gw = await startGateway();
+    await produce(gw.topic, lastHourAndAheadVisit());
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
     mkdirSync(SCREENSHOTS, { recursive: true });
   });
@@ -82,8 +98,7 @@ describe('dashboard page in headless Chromium', () => {
   });
 
   it('shows the wall-clock window as current, and a visit stamped 200 s ahead as what it is', async () => {
-    await clearOfWindowEdge();
-    await produce(gw.topic, [...lastHour(), result(343, 'web', Math.floor((Date.now() / 1000 + 200) / MINUTE) * MINUTE, 1, false)]);
+    const gw = await gatewayWithLastHour();
     const page = await open(gw.baseUrl);
     await page.locator('#status[data-state="live"]').waitFor();
     const expectedCurrent = lastHour().filter((r) => r.window[0] === windowAt()).reduce((sum, r) => sum + r.count, 0);
@@ -100,7 +115,7 @@ describe('dashboard page in headless Chromium', () => {
   });
 
   it("takes the current window from the gateway's clock when the browser's is 5 minutes ahead", async () => {
-    await clearOfWindowEdge();
+    const gw = await gatewayWithLastHour();
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     await page.addInitScript(() => {
       const realNow = Date.now.bind(Date);
@@ -115,7 +130,7 @@ describe('dashboard page in headless Chromium', () => {
   });
 
   it('shows exact values in the chart tooltip, provisional and final apart', async () => {
-    await clearOfWindowEdge();
+    const gw = await gatewayWithLastHour();
     const page = await open(gw.baseUrl);
     await page.locator('#status[data-state="live"]').waitFor();
     await expect.poll(() => page.locator('#keys tbody tr').count()).toBeGreaterThan(10);
