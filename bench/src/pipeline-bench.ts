@@ -153,29 +153,36 @@ class Service {
   }
 }
 
-/** Records not yet read by each stage, from the broker: high watermark − committed offset. */
+/**
+ * Records not yet read by each stage, from the broker: high watermark − committed offset. The
+ * committed offsets come from a consumer of each stage's group that never joins it (librdkafka's
+ * `committed()`): the Admin API's `listConsumerGroupOffsets` can crash the process when the broker
+ * restarts mid-call.
+ */
 class LagProbe {
-  readonly #admin: kafka.IAdminClient;
-  readonly #consumer: kafka.KafkaConsumer;
+  readonly #consumers = new Map<string, kafka.KafkaConsumer>();
   constructor(readonly prefix: string) {
-    this.#admin = kafka.AdminClient.create({ ...rdkafkaConnectionConfig(settings), 'client.id': 'eric-bench-lag' });
-    this.#consumer = new kafka.KafkaConsumer({ ...rdkafkaConnectionConfig(settings), 'group.id': `${prefix}-bench-probe` }, {});
+    for (const stage of ['repartition', 'count']) {
+      const group = `${prefix}-${stage}`;
+      this.#consumers.set(group, new kafka.KafkaConsumer({ ...rdkafkaConnectionConfig(settings), 'group.id': group, 'client.id': 'eric-bench-lag' }, {}));
+    }
   }
   async connect(): Promise<void> {
-    await kafka.connect(this.#consumer);
+    await Promise.all([...this.#consumers.values()].map((consumer) => kafka.connect(consumer)));
   }
   async #stage(group: string, topic: string, partitions: number): Promise<number[]> {
+    const consumer = this.#consumers.get(group)!;
     const ids = Array.from({ length: partitions }, (_, i) => i);
-    const [offsets, watermarks] = await Promise.all([
-      kafka.call<Array<{ error?: kafka.LibrdKafkaError; partitions: Array<{ partition: number; offset: number }> }>>('listConsumerGroupOffsets', 5_000, (done) =>
-        this.#admin.listConsumerGroupOffsets([{ groupId: group, partitions: ids.map((partition) => ({ topic, partition })) }], { timeout: 5_000 }, done),
+    const [committed, watermarks] = await Promise.all([
+      kafka.call<Array<{ partition: number; offset?: number }>>('committed', 5_000, (done) =>
+        consumer.committed(ids.map((partition) => ({ topic, partition })), 5_000, done),
       ),
-      Promise.all(ids.map((p) => kafka.call<{ lowOffset: number; highOffset: number }>('queryWatermarkOffsets', 5_000, (done) => this.#consumer.queryWatermarkOffsets(topic, p, 5_000, done)))),
+      Promise.all(ids.map((p) => kafka.call<{ lowOffset: number; highOffset: number }>('queryWatermarkOffsets', 5_000, (done) => consumer.queryWatermarkOffsets(topic, p, 5_000, done)))),
     ]);
     return ids.map((p) => {
-      const committed = offsets[0]?.partitions.find((e) => e.partition === p)?.offset ?? -1;
+      const offset = committed.find((entry) => entry.partition === p)?.offset ?? -1;
       const { lowOffset, highOffset } = watermarks[p]!;
-      return Math.max(0, highOffset - (committed >= 0 ? committed : lowOffset));
+      return Math.max(0, highOffset - (offset >= 0 ? offset : lowOffset));
     });
   }
   /** Lag of the repartition stage (per `visits` partition) and of the count stage (per aggregator). */
@@ -187,8 +194,7 @@ class LagProbe {
     return { repartition, count };
   }
   close(): void {
-    this.#admin.disconnect();
-    this.#consumer.disconnect();
+    for (const consumer of this.#consumers.values()) consumer.disconnect();
   }
 }
 
