@@ -20,7 +20,7 @@ import { loadAggregatorConfig } from './config.js';
 import { CountStage } from './count/count-stage.js';
 import { createAggregatorMetrics } from './metrics.js';
 import { RepartitionStage } from './repartition/repartition-stage.js';
-import { StatefulSetReplicas, TopologyCheck } from './topology.js';
+import { PartitionLayoutCheck, StatefulSetReplicas } from './partition-layout.js';
 import { aggregatorTopics } from './topics.js';
 
 let config;
@@ -54,13 +54,13 @@ const checkKubernetes = config.kubernetesCheck === 'on' || (config.kubernetesChe
 const statefulSet = checkKubernetes
   ? new StatefulSetReplicas(config.statefulSetName || config.podName.replace(/-\d+$/, ''), config.podNamespace || 'default', inCluster)
   : undefined;
-const topology = new TopologyCheck({
+const partitionLayout = new PartitionLayoutCheck({
   partitions: config.partitions,
   topics: config.topics,
   admin,
   statefulSet,
   logger,
-  onResult: (mismatch) => metrics.topologyMismatch.set(mismatch ? 1 : 0),
+  onResult: (mismatch) => metrics.partitionLayoutMismatch.set(mismatch ? 1 : 0),
 });
 
 const repartition = new RepartitionStage({
@@ -98,7 +98,7 @@ const count = new CountStage({
 readiness
   .add('count', () => count.readiness())
   .add('repartition', () => repartition.readiness())
-  .add('topology', () => topology.result)
+  .add('topology', () => partitionLayout.result)
   .add('progress', () => liveness.readiness());
 
 running = await runServiceProcess({
@@ -116,7 +116,7 @@ running = await runServiceProcess({
         `this is aggregator ${config.ordinal} but ${config.topics.repartition} has only ${partitionsNow} partitions: add partitions first (docs/aggregator.md, "Scaling")`,
       );
     }
-    await topology.start();
+    await partitionLayout.start();
     await repartition.start();
     reachability = new KafkaReachability({ client: repartition.kafkaClient, topic: config.topics.visits });
     reachability.start();
@@ -128,7 +128,7 @@ running = await runServiceProcess({
     await count.stop();
     await repartition.stop();
     reachability?.stop();
-    topology.stop();
+    partitionLayout.stop();
     admin.close();
   },
 });
