@@ -239,10 +239,9 @@ export class RepartitionStage {
         this.options.progress.progress();
       }
     } catch (error) {
-      const fatal = (error as { code?: number }).code === kafka.ErrorCode.ERR__FATAL;
       this.#log.error(
         { err: error },
-        fatal
+        kafka.isTerminal(error)
           ? 'repartition stage failed: fatal consumer error, most often because another process uses the same group.instance.id (pod name) and fenced this one'
           : 'repartition stage failed',
       );
