@@ -242,7 +242,7 @@ export class RepartitionStage {
       this.#log.error(
         { err: error },
         kafka.isTerminal(error)
-          ? 'repartition stage failed: fatal consumer error, most often because another process uses the same group.instance.id (pod name) and fenced this one'
+          ? 'repartition stage failed: fatal Kafka client error, most often because another process uses the same group.instance.id (pod name) and fenced this one'
           : 'repartition stage failed',
       );
       this.options.onFatal(error as Error);
