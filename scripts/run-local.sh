@@ -57,7 +57,7 @@ export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
 
 pids=()
 names=()
-# libuv threads for the native Kafka client's calls (services/aggregator/src/main.ts).
+# libuv threads for the native Kafka client's calls (services/aggregator/src/thread-pool.ts).
 export UV_THREADPOOL_SIZE="${UV_THREADPOOL_SIZE:-16}"
 
 start_service() { # name, entry point, then VAR=value pairs

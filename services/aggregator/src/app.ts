@@ -1,6 +1,6 @@
 /**
  * The aggregator's HTTP surface: /healthz (fails when a stage is wedged), /ready (with the phase of each stage: restoring n of
- * m, catching up, running; and the topology verdict), /metrics.
+ * m, catching up, running; and the partition layout verdict, named "topology"), /metrics.
  */
 import { createHttpServer, operationsRoutes, type Liveness, type Logger, type Readiness } from '@eric/shared';
 import type { FastifyInstance } from 'fastify';

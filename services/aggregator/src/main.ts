@@ -1,22 +1,41 @@
 /**
- * Entry point of the aggregator process (see aggregator.ts).
- *
- * Every call of the native Kafka client (consume, flush, the transactional calls, offset and
- * metadata queries) holds one thread of libuv's pool until librdkafka answers, which while a
- * broker is away means its whole timeout or longer. The aggregator runs up to about ten such
- * calls at once; with Node's default pool of 4 threads they queue behind each other, and a
- * consume that should take 100 ms waits minutes for a thread. The pool is sized from
- * UV_THREADPOOL_SIZE when Node starts — before any of this code runs, so it cannot be set from
- * here — and the image, `make` and the tests set it to 16. Started without it, the aggregator
- * stops at once and says so, rather than wedge in the next broker outage.
+ * Entry point of the aggregator process (see aggregator.ts): configuration from the environment,
+ * then the HTTP server, then the stages; graceful shutdown on SIGTERM/SIGINT. Exits with 1 when
+ * the configuration is bad, when a stage cannot start, or after a fatal error.
  */
-const MIN_THREADS = 8;
-const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
-if (!(threads >= MIN_THREADS)) {
-  console.error(
-    `UV_THREADPOOL_SIZE is ${process.env.UV_THREADPOOL_SIZE ?? 'not set (4 threads)'}: the aggregator needs at least ${MIN_THREADS} libuv threads for its concurrent Kafka calls. ` +
-      'Start it with UV_THREADPOOL_SIZE=16 in the environment (the image, make run and the tests do).',
-  );
+import { ConfigError, createLogger, runServiceProcess, type RunningService } from '@eric/shared';
+import { createAggregator } from './aggregator.js';
+import { loadAggregatorConfig } from './config.js';
+import { exitUnlessEnoughThreads } from './thread-pool.js';
+
+exitUnlessEnoughThreads();
+
+let config;
+try {
+  config = loadAggregatorConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  console.error(error.message);
   process.exit(1);
 }
-await import('./aggregator.js');
+
+const logger = createLogger('aggregator', config.log.level).child({ partition: config.ordinal, instance: config.instanceId });
+let running: RunningService | undefined;
+const aggregator = await createAggregator(config, logger, {
+  onFatal(error) {
+    if (running) running.fail(error);
+    else {
+      logger.fatal({ err: error }, 'cannot start');
+      process.exit(1);
+    }
+  },
+});
+running = await runServiceProcess({
+  logger,
+  http: aggregator.http,
+  readiness: aggregator.readiness,
+  listen: config.http,
+  shutdownTimeoutMs: config.shutdownTimeoutMs,
+  start: () => aggregator.start(),
+  stop: () => aggregator.stop(),
+});

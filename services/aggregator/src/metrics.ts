@@ -139,7 +139,7 @@ function defineMetrics(registry: Registry) {
       help: 'Changelog records still to read before the count stage can start.',
       registers,
     }),
-    topologyMismatch: new Gauge({
+    partitionLayoutMismatch: new Gauge({
       name: 'eric_aggregator_topology_mismatch',
       help: '1 when StatefulSet replicas or topic partitions differ from P (see /ready for how to fix it).',
       registers,

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '@eric/shared';
 import { changelogRetentionMs, loadAggregatorConfig, resolveOrdinal } from '../src/config.js';
-import { topologyProblems } from '../src/topology.js';
 
 describe('aggregator config', () => {
   it('has the documented defaults', () => {
@@ -43,22 +42,5 @@ describe('aggregator config', () => {
     expect(changelogRetentionMs(long)).toBe(3 * 3610 * 1000);
     const explicit = loadAggregatorConfig({ env: { AGGREGATOR_ORDINAL: '0', CHANGELOG_RETENTION_SECONDS: '120' } });
     expect(changelogRetentionMs(explicit)).toBe(120_000);
-  });
-});
-
-describe('topologyProblems', () => {
-  const facts = { partitions: 4, repartitionTopic: 'r', changelogTopic: 'c', repartitionPartitions: 4, changelogPartitions: 4, replicas: 4, statefulSet: 'eric-aggregator' };
-
-  it('finds nothing wrong when everything is P', () => {
-    expect(topologyProblems(facts)).toEqual([]);
-    expect(topologyProblems({ ...facts, replicas: undefined })).toEqual([]);
-  });
-
-  it('says how to fix each mismatch', () => {
-    const problems = topologyProblems({ ...facts, repartitionPartitions: 2, changelogPartitions: 6, replicas: 3 });
-    expect(problems).toHaveLength(3);
-    expect(problems[0]).toMatch(/topic r has 2 partitions but PARTITIONS is 4: add partitions \(kafka-topics.sh --alter --topic r --partitions 4\)/);
-    expect(problems[1]).toMatch(/topic c has 6 partitions .* set PARTITIONS .* to 6/);
-    expect(problems[2]).toMatch(/StatefulSet eric-aggregator has 3 replicas but PARTITIONS is 4: scale with helm upgrade/);
   });
 });

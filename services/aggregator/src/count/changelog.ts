@@ -22,11 +22,17 @@ export type ChangelogEntry =
   | { kind: 'close-clock'; closeClock: number }
   | { kind: 'unreadable'; reason: string };
 
-export function idRecord(window: WindowKey, id: string): { key: string; value: Buffer } {
+/** A record to write to the changelog partition. */
+export interface ChangelogRecord {
+  key: string;
+  value: Buffer;
+}
+
+export function idRecord(window: WindowKey, id: string): ChangelogRecord {
   return { key: JSON.stringify([window.start, window.account_id, window.store_id, id]), value: ID_VALUE };
 }
 
-export function closeClockRecord(closeClock: number): { key: string; value: Buffer } {
+export function closeClockRecord(closeClock: number): ChangelogRecord {
   return { key: CLOSE_CLOCK_KEY, value: Buffer.from(JSON.stringify({ close_clock: closeClock })) };
 }
 

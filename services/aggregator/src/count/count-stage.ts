@@ -1,6 +1,8 @@
 /**
  * The count stage: owns partition `i` of the repartition topic and counts unique visits per
- * (account, store, window), exactly once.
+ * (account, store, window), exactly once. This is its Kafka side: it reads batches, hands them to
+ * the counting logic (window-counter.ts, pure), writes what that returns in one transaction,
+ * restores the state on start and after an abort, and keeps the metrics.
  *
  * Every batch is one Kafka transaction holding
  *   - a changelog record per newly counted visit id (the state change),
@@ -16,25 +18,22 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  logClientErrors,
   ShutdownInterrupted,
   TransactionStuck,
   TransactionalProducer,
   kafka,
-  rdkafkaConnectionConfig,
   type CheckResult,
   type KafkaSettings,
   type Logger,
   type ProgressWatch,
 } from '@eric/shared';
-import { closeClockRecord, idRecord } from './changelog.js';
-import { resultKey, windowResult } from './results.js';
+import { encodeCheckpoint, parseCheckpoint } from './checkpoint.js';
+import { resultRecord } from './results.js';
 import { restoreFromChangelog, type RestoreProgress } from './restore.js';
-import { EventTimeClock } from './event-time.js';
-import { WindowStore, type OpenWindow } from './window-store.js';
-import { closesAt, type WindowSpec } from './windows.js';
+import { WindowCounter, type CountedBatch } from './window-counter.js';
+import type { WindowSpec } from './windows.js';
+import { createStageConsumer, createStageProducer } from '../kafka-clients.js';
 import type { AggregatorMetrics } from '../metrics.js';
-import { decodeRepartitionRecord } from '../repartition-records.js';
 
 export interface CountStageOptions {
   settings: KafkaSettings;
@@ -68,8 +67,7 @@ const IDLE_COMMIT_MS = 5_000;
 const SOURCES_REFRESH_MS = 30_000;
 
 export class CountStage {
-  readonly store: WindowStore;
-  readonly clock = new EventTimeClock();
+  readonly #counter: WindowCounter;
   #phase: Phase = 'starting';
   #restore: RestoreProgress = { read: 0, total: 0 };
   #consumer: kafka.KafkaConsumer | undefined;
@@ -81,7 +79,6 @@ export class CountStage {
   #nextOffset = 0;
   #lag = Number.POSITIVE_INFINITY;
   #caughtUpOnce = false;
-  #lastProvisionalAt = 0;
   #lastCommitAt = 0;
   /** The input offset of the last commit. */
   #committedOffset = 0;
@@ -90,38 +87,21 @@ export class CountStage {
   readonly #now: () => number;
 
   constructor(private readonly options: CountStageOptions) {
-    this.store = new WindowStore(options.window);
+    this.#counter = new WindowCounter({ window: options.window, partition: options.partition, emitIntervalMs: options.emitIntervalMs });
     this.#log = options.logger.child({ stage: 'count' });
     this.#now = options.now ?? (() => Date.now() / 1000);
-  }
-
-  get phase(): Phase {
-    return this.#phase;
-  }
-
-  get transactionalId(): string {
-    return `${this.options.applicationId}-count-${this.options.partition}`;
   }
 
   /** Restores the state, then processes the input partition until stop(). */
   async start(): Promise<void> {
     const { settings, partition } = this.options;
     this.#producer = this.#createProducer();
-    this.#consumer = new kafka.KafkaConsumer(
-      {
-        ...rdkafkaConnectionConfig(settings),
-        'client.id': `${settings.clientId}-count-${partition}`,
-        // Manual assignment: the group only stores the committed offsets of partition i.
-        'group.id': `${this.options.applicationId}-count`,
-        'enable.auto.commit': false,
-        'isolation.level': 'read_committed',
-        'fetch.wait.max.ms': 50,
-      },
-      { 'auto.offset.reset': 'earliest' },
-    );
-    this.#consumer.setDefaultConsumeTimeout(this.options.pollMs);
-    kafka.returnBatchesPromptly(this.#consumer);
-    logClientErrors(this.#consumer, this.#log, 'consumer');
+    this.#consumer = createStageConsumer(settings, `count-${partition}`, this.#log, {
+      // Manual assignment: the group only stores the committed offsets of partition i.
+      groupId: `${this.options.applicationId}-count`,
+      pollMs: this.options.pollMs,
+      config: { 'isolation.level': 'read_committed' },
+    });
     await Promise.all([kafka.connect(this.#producer), kafka.connect(this.#consumer)]);
     this.#transactions = this.#transactionsOf(this.#producer);
     // Fences an older process with the same transactional.id and completes or aborts its open
@@ -134,20 +114,12 @@ export class CountStage {
 
   /** The transactional producer of this partition (a new one replaces a stuck one). */
   #createProducer(): kafka.Producer {
-    const { settings, partition } = this.options;
-    const producer = new kafka.Producer({
-      ...rdkafkaConnectionConfig(settings),
-      'client.id': `${settings.clientId}-count-${partition}`,
-      'transactional.id': this.transactionalId,
+    const { settings, applicationId, partition } = this.options;
+    return createStageProducer(settings, `count-${partition}`, this.#log, {
+      // Stable per partition: a new process for this partition fences the old one.
+      'transactional.id': `${applicationId}-count-${partition}`,
       'transaction.timeout.ms': this.options.transactionTimeoutMs,
-      'enable.idempotence': true,
-      'linger.ms': 5,
-      'batch.num.messages': 10_000,
-      'queue.buffering.max.messages': 1_000_000,
-      'compression.type': 'lz4',
     });
-    logClientErrors(producer, this.#log, 'producer');
-    return producer;
   }
 
   #transactionsOf(producer: kafka.Producer): TransactionalProducer {
@@ -211,7 +183,7 @@ export class CountStage {
         return { ready: false, detail: `restoring ${this.#restore.read} of ${this.#restore.total} changelog records`, phase: this.#phase };
       case 'running':
         return this.#caughtUpOnce
-          ? { ready: true, detail: 'running', phase: this.#phase, lag: this.#lag, openWindows: this.store.windowCount, eventTime: this.clock.value, inputEventTimes: this.clock.sources() }
+          ? { ready: true, detail: 'running', phase: this.#phase, lag: this.#lag, openWindows: this.#counter.openWindows, eventTime: this.#counter.eventTime, inputEventTimes: this.#counter.inputEventTimes() }
           : { ready: false, detail: `catching up: ${this.#lag} records behind`, phase: this.#phase, lag: this.#lag };
       default:
         return { ready: false, detail: this.#phase, phase: this.#phase };
@@ -221,7 +193,6 @@ export class CountStage {
   async #restoreAndSeek(): Promise<void> {
     const { partition, topics, metrics } = this.options;
     this.#phase = 'restoring';
-    this.store.clear();
     // The last commit says where to resume the input, and, in its metadata, where the records
     // of the windows then open begin in the changelog and what the close clock was.
     const consumer = this.#consumer!;
@@ -229,14 +200,13 @@ export class CountStage {
       consumer.committed([{ topic: topics.repartition, partition }], CALL_TIMEOUT_MS, done),
     );
     const checkpoint = parseCheckpoint(committed?.metadata);
-    if (checkpoint) this.clock.restore(checkpoint.closeClock);
+    this.#counter.beginRestore(checkpoint);
     const result = await restoreFromChangelog({
       settings: this.options.settings,
       topic: topics.changelog,
       partition,
       groupId: `${this.options.applicationId}-restore`,
-      store: this.store,
-      clock: this.clock,
+      state: this.#counter,
       logger: this.#log,
       from: checkpoint?.restoreFrom,
       stopping: () => this.#stopping,
@@ -258,7 +228,7 @@ export class CountStage {
     consumer.assign([{ topic: topics.repartition, partition, offset }]);
     this.#nextOffset = offset;
     this.#committedOffset = offset;
-    this.#log.info({ offset, closeClock: this.clock.value, restoreFrom: checkpoint?.restoreFrom ?? null }, 'resuming input after the committed offset');
+    this.#log.info({ offset, closeClock: this.#counter.eventTime, restoreFrom: checkpoint?.restoreFrom ?? null }, 'resuming input after the committed offset');
   }
 
   /**
@@ -324,66 +294,31 @@ export class CountStage {
 
   /** Counts a batch and commits the result; 'aborted' means the state must be rewound. */
   async #process(messages: kafka.Message[]): Promise<'committed' | 'aborted' | 'idle'> {
-    const { metrics, partition, topics, window } = this.options;
+    const { partition, topics } = this.options;
     const producer = this.#producer!;
     const now = this.#now();
-    const changelog: Array<{ key: string; value: Buffer }> = [];
-    let newestVisit = 0;
-
-    for (const message of messages) {
-      const record = decodeRepartitionRecord(message.value);
-      if (record.kind === 'watermark') {
-        this.clock.observe(record.watermark);
-        continue;
-      }
-      if (record.kind === 'unreadable') {
-        metrics.visitsDropped.inc({ reason: 'unreadable' });
-        this.#log.warn({ offset: message.offset }, 'unreadable record on the repartition topic, skipped');
-        continue;
-      }
-      const { visit } = record;
-      const { outcome, key } = this.store.add(visit, this.clock.value);
-      if (outcome === 'counted') {
-        changelog.push(idRecord(key, visit.id));
-        newestVisit = Math.max(newestVisit, visit.timestamp);
-      } else if (outcome === 'duplicate') {
-        metrics.visitsDuplicate.inc();
-      } else {
-        metrics.visitsDropped.inc({ reason: 'late' });
-        metrics.lateness.observe(Math.max(0, this.clock.value - closesAt(key.start, window)));
-      }
-    }
-    if (messages.length > 0) {
-      this.#nextOffset = messages[messages.length - 1]!.offset + 1;
-      metrics.recordsConsumed.inc({ stage: 'count' }, messages.length);
-    }
+    const batch = this.#counter.apply(messages, now);
+    this.#recordRead(batch, messages.length);
+    if (messages.length > 0) this.#nextOffset = messages[messages.length - 1]!.offset + 1;
     this.#updateLag(messages.length);
-
-    const trigger = this.clock.lastMove;
-    const closed = this.store.closeDue(this.clock.value);
-    const provisionalDue = this.options.emitIntervalMs > 0 && (now - this.#lastProvisionalAt) * 1000 >= this.options.emitIntervalMs;
-    const provisional = provisionalDue ? this.store.takeChanged() : [];
-    if (provisionalDue) this.#lastProvisionalAt = now;
 
     // Watermarks alone change nothing that must be kept: their offsets are committed with the
     // next transaction that has state to write, or after IDLE_COMMIT_MS (they are read again
     // after a restart, which is harmless).
     const uncommitted = this.#nextOffset > this.#committedOffset;
-    const nothingToWrite = changelog.length === 0 && closed.length === 0 && provisional.length === 0;
+    const nothingToWrite = batch.changelog.length === 0 && batch.results.length === 0;
     if (nothingToWrite && (!uncommitted || (now - this.#lastCommitAt) * 1000 < IDLE_COMMIT_MS)) return 'idle';
 
     const commitStarted = process.hrtime.bigint();
     // Always sent, even when no input was read: the metadata is the restore checkpoint.
-    const metadata = JSON.stringify({ restore_from: this.store.restoreFrom(), close_clock: this.clock.value } satisfies CheckpointJson);
+    const metadata = encodeCheckpoint(this.#counter.checkpoint());
     const offsets = [{ topic: topics.repartition, partition, offset: this.#nextOffset, metadata } as kafka.TopicPartitionOffset];
     const outcome = await this.#transactions!.run(
       () => {
-        for (const record of changelog) producer.produce(topics.changelog, partition, record.value, record.key);
-        for (const openWindow of provisional) this.#emit(openWindow, false, now);
-        for (const closedWindow of closed) this.#emit(closedWindow, true, now);
-        if (closed.length > 0) {
-          const clockRecord = closeClockRecord(this.clock.value);
-          producer.produce(topics.changelog, partition, clockRecord.value, clockRecord.key);
+        for (const record of batch.changelog) producer.produce(topics.changelog, partition, record.value, record.key);
+        for (const result of batch.results) {
+          const record = resultRecord(result);
+          producer.produce(topics.activeVisitors, 0, record.value, record.key);
         }
       },
       offsets,
@@ -393,19 +328,41 @@ export class CountStage {
     this.#committedOffset = this.#nextOffset;
     this.#lastCommitAt = now;
 
-    if (changelog.length > 0 || closed.length > 0) await this.#advanceChangelogPosition();
-    const committedAt = this.#now();
-    metrics.transactionSeconds.observe(Number(process.hrtime.bigint() - commitStarted) / 1e9);
-    metrics.batchSize.observe(messages.length);
-    metrics.visitsCounted.inc(changelog.length);
-    metrics.resultsEmitted.inc({ kind: 'provisional' }, provisional.length);
-    metrics.resultsEmitted.inc({ kind: 'final' }, closed.length);
-    if (closed.length > 0) metrics.windowsClosed.inc({ trigger }, closed.length);
-    for (const closedWindow of closed) metrics.finalLatency.observe(Math.max(0, committedAt - closesAt(closedWindow.start, window)));
-    if (newestVisit > 0) metrics.endToEndLatency.observe(Math.max(0, committedAt - newestVisit));
-    metrics.closeClock.set(Number.isFinite(this.clock.value) ? this.clock.value : 0);
-    this.#updateStateGauges();
+    if (batch.changelog.length > 0) await this.#advanceChangelogPosition();
+    this.#recordCommitted(batch, messages.length, Number(process.hrtime.bigint() - commitStarted) / 1e9);
     return 'committed';
+  }
+
+  /** The metrics of what a batch read, committed or not. */
+  #recordRead(batch: CountedBatch, records: number): void {
+    const { metrics } = this.options;
+    if (batch.duplicates > 0) metrics.visitsDuplicate.inc(batch.duplicates);
+    for (const lateness of batch.lateness) {
+      metrics.visitsDropped.inc({ reason: 'late' });
+      metrics.lateness.observe(lateness);
+    }
+    for (const offset of batch.unreadable) {
+      metrics.visitsDropped.inc({ reason: 'unreadable' });
+      this.#log.warn({ offset }, 'unreadable record on the repartition topic, skipped');
+    }
+    if (records > 0) metrics.recordsConsumed.inc({ stage: 'count' }, records);
+  }
+
+  /** The metrics of a committed batch. */
+  #recordCommitted(batch: CountedBatch, records: number, commitSeconds: number): void {
+    const { metrics } = this.options;
+    const committedAt = this.#now();
+    metrics.transactionSeconds.observe(commitSeconds);
+    metrics.batchSize.observe(records);
+    metrics.visitsCounted.inc(batch.counted);
+    metrics.resultsEmitted.inc({ kind: 'provisional' }, batch.provisional);
+    metrics.resultsEmitted.inc({ kind: 'final' }, batch.closedAt.length);
+    if (batch.closedAt.length > 0) metrics.windowsClosed.inc({ trigger: batch.trigger }, batch.closedAt.length);
+    for (const closedAt of batch.closedAt) metrics.finalLatency.observe(Math.max(0, committedAt - closedAt));
+    if (batch.newestVisit > 0) metrics.endToEndLatency.observe(Math.max(0, committedAt - batch.newestVisit));
+    const eventTime = this.#counter.eventTime;
+    metrics.closeClock.set(Number.isFinite(eventTime) ? eventTime : 0);
+    this.#updateStateGauges();
   }
 
   /**
@@ -420,9 +377,8 @@ export class CountStage {
         this.#consumer!.getMetadata({ topic: visits, timeout: CALL_TIMEOUT_MS }, done),
       );
       const count = metadata.topics.find((topic) => topic.name === visits)?.partitions.length ?? 0;
-      if (count > this.clock.sourceCount) this.#log.info({ visitsPartitions: count }, 'event time follows every partition of the visits topic');
-      this.clock.setSourceCount(count);
-    } catch (error) {
+      if (this.#counter.followInputPartitions(count)) this.#log.info({ visitsPartitions: count }, 'event time follows every partition of the visits topic');
+          } catch (error) {
       this.#log.warn({ err: error }, 'could not read the partition count of the visits topic; retrying in 5 s');
       this.#sourcesCheckedAt = Date.now() - SOURCES_REFRESH_MS + 5_000;
     }
@@ -435,16 +391,11 @@ export class CountStage {
       const { highOffset } = await kafka.call<{ highOffset: number }>('queryWatermarkOffsets', CALL_TIMEOUT_MS, (done) =>
         this.#consumer!.queryWatermarkOffsets(topics.changelog, partition, CALL_TIMEOUT_MS, done),
       );
-      this.store.changelogPosition = Math.max(this.store.changelogPosition, highOffset);
+      this.#counter.changelogReached(highOffset);
     } catch (error) {
       // Keeping the older position is safe: a restore then just reads a little more.
       this.#log.warn({ err: error }, 'could not read the changelog position');
     }
-  }
-
-  #emit(window: OpenWindow, final: boolean, now: number): void {
-    const result = windowResult(window, this.options.window, final, this.options.partition, now);
-    this.#producer!.produce(this.options.topics.activeVisitors, 0, Buffer.from(JSON.stringify(result)), resultKey(window));
   }
 
   #updateLag(consumed: number): void {
@@ -461,25 +412,8 @@ export class CountStage {
   }
 
   #updateStateGauges(): void {
-    this.options.metrics.stateWindows.set(this.store.windowCount);
-    this.options.metrics.stateIds.set(this.store.idCount);
-  }
-}
-
-interface CheckpointJson {
-  restore_from: number;
-  close_clock: number;
-}
-
-/** The restore checkpoint stored as the metadata of the committed input offset, if any. */
-function parseCheckpoint(metadata: string | null | undefined): { restoreFrom: number; closeClock: number } | undefined {
-  if (!metadata) return undefined;
-  try {
-    const { restore_from, close_clock } = JSON.parse(metadata) as Partial<CheckpointJson>;
-    if (typeof restore_from !== 'number' || restore_from < 0) return undefined;
-    return { restoreFrom: restore_from, closeClock: typeof close_clock === 'number' ? close_clock : Number.NEGATIVE_INFINITY };
-  } catch {
-    return undefined;
+    this.options.metrics.stateWindows.set(this.#counter.openWindows);
+    this.options.metrics.stateIds.set(this.#counter.ids);
   }
 }
 

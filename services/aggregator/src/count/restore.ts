@@ -6,21 +6,16 @@
  * partition while we read it.
  */
 import { ShutdownInterrupted, kafka, rdkafkaConnectionConfig, type KafkaSettings, type Logger } from '@eric/shared';
-import { decodeChangelogRecord } from './changelog.js';
-import type { EventTimeClock } from './event-time.js';
-import type { WindowStore } from './window-store.js';
+import type { RestoredState, WindowCounter } from './window-counter.js';
 
 export interface RestoreProgress {
   read: number;
   total: number;
 }
 
-export interface RestoreResult {
+export interface RestoreResult extends RestoredState {
   records: number;
   seconds: number;
-  openWindows: number;
-  ids: number;
-  skippedClosedWindows: number;
   unreadable: number;
 }
 
@@ -29,8 +24,8 @@ export interface RestoreOptions {
   topic: string;
   partition: number;
   groupId: string;
-  store: WindowStore;
-  clock: EventTimeClock;
+  /** Where the records go (its restoreRecord and finishRestore). */
+  state: Pick<WindowCounter, 'restoreRecord' | 'finishRestore'>;
   logger: Logger;
   onProgress?: (progress: RestoreProgress) => void;
   batchSize?: number;
@@ -41,7 +36,7 @@ export interface RestoreOptions {
 }
 
 export async function restoreFromChangelog(options: RestoreOptions): Promise<RestoreResult> {
-  const { topic, partition, store, clock, logger } = options;
+  const { topic, partition, state, logger } = options;
   const started = process.hrtime.bigint();
   const consumer = new kafka.KafkaConsumer(
     {
@@ -65,6 +60,7 @@ export async function restoreFromChangelog(options: RestoreOptions): Promise<Res
   await kafka.connect(consumer);
   let records = 0;
   let unreadable = 0;
+  let end = 0;
   try {
     const { lowOffset, highOffset } = await kafka.call<{ lowOffset: number; highOffset: number }>('queryWatermarkOffsets', 10_000, (done) =>
       consumer.queryWatermarkOffsets(topic, partition, 10_000, done),
@@ -85,11 +81,7 @@ export async function restoreFromChangelog(options: RestoreOptions): Promise<Res
         if (options.stopping?.()) throw new ShutdownInterrupted('restore');
         const batch = await kafka.consumeBatch(consumer, options.batchSize ?? 50_000);
         for (const message of batch) {
-          store.changelogPosition = message.offset;
-          const entry = decodeChangelogRecord(message.key, message.value);
-          if (entry.kind === 'id') store.insert(entry.window, entry.id);
-          else if (entry.kind === 'close-clock') clock.restore(entry.closeClock);
-          else unreadable++;
+          if (!state.restoreRecord(message.offset, message.key, message.value)) unreadable++;
           if (message.offset + 1 >= highOffset) reachedEnd = true;
         }
         records += batch.length;
@@ -100,15 +92,13 @@ export async function restoreFromChangelog(options: RestoreOptions): Promise<Res
         }
       }
     }
-    store.changelogPosition = highOffset;
+    end = highOffset;
   } finally {
     await kafka.disconnect(consumer);
   }
-  // Windows the restored clock says are closed had their final emitted before the crash: their
-  // ids may still be in the changelog (until retention removes them) but must not come back.
-  const skippedClosedWindows = store.closeDue(clock.value).length;
+  const restored = state.finishRestore(end);
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const result = { records, seconds, openWindows: store.windowCount, ids: store.idCount, skippedClosedWindows, unreadable };
-  logger.info({ ...result, closeClock: clock.value, recordsPerSecond: Math.round(records / Math.max(seconds, 1e-3)) }, 'state restored');
+  const result = { records, seconds, ...restored, unreadable };
+  logger.info({ ...result, recordsPerSecond: Math.round(records / Math.max(seconds, 1e-3)) }, 'state restored');
   return result;
 }

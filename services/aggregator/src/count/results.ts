@@ -19,6 +19,11 @@ export function windowResult(window: OpenWindow, spec: WindowSpec, final: boolea
  * The key of a result on `active-visitors`: the (account, store) it counts. The topic has one
  * partition, so the key does not route; it lets a reader or a compacted copy group by key.
  */
-export function resultKey(window: Pick<OpenWindow, 'account_id' | 'store_id'>): string {
+function resultKey(window: Pick<OpenWindow, 'account_id' | 'store_id'>): string {
   return `${window.account_id}:${window.store_id ?? ''}`;
+}
+
+/** A result as the record written to `active-visitors`. */
+export function resultRecord(result: WindowResult): { key: string; value: Buffer } {
+  return { key: resultKey(result), value: Buffer.from(JSON.stringify(result)) };
 }

@@ -3,8 +3,8 @@
  * count is the size of the set, so a visit delivered twice (by a producer retry, an at-least-once
  * repartition stage or a replay) is counted once.
  *
- * Pure and synchronous: the count stage decides what to do with each visit here and writes the
- * consequences (changelog records, results) to Kafka in one transaction.
+ * Pure and synchronous: the window counter (window-counter.ts) decides here what to do with each
+ * visit, and turns the consequences into changelog records and results.
  */
 import { closesAt, encodeWindowKey, windowStart, type WindowKey, type WindowSpec } from './windows.js';
 
@@ -104,13 +104,6 @@ export class WindowStore {
     let from = this.changelogPosition;
     for (const window of this.#windows.values()) from = Math.min(from, window.since);
     return from;
-  }
-
-  /** The earliest close time of any open window, or Infinity: when the next final is due. */
-  nextCloseAt(): number {
-    let next = Number.POSITIVE_INFINITY;
-    for (const window of this.#windows.values()) next = Math.min(next, closesAt(window.start, this.spec));
-    return next;
   }
 
   clear(): void {

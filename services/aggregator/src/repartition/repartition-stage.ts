@@ -25,11 +25,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  logClientErrors,
   kafka,
   parseVisit,
   partitionForKey,
-  rdkafkaConnectionConfig,
   repartitionKey,
   type CheckResult,
   type KafkaSettings,
@@ -38,6 +36,7 @@ import {
   type VisitLimits,
 } from '@eric/shared';
 import { deadLetterHeaders } from './dead-letter.js';
+import { createStageConsumer, createStageProducer } from '../kafka-clients.js';
 import { SourceProgress, parseSourceCheckpoint } from './source-progress.js';
 import { encodeVisit, encodeWatermark, watermarkKey, type Watermark } from '../repartition-records.js';
 import type { AggregatorMetrics } from '../metrics.js';
@@ -118,22 +117,11 @@ export class RepartitionStage {
 
   async start(): Promise<void> {
     const { settings } = this.options;
-    this.#producer = new kafka.Producer({
-      ...rdkafkaConnectionConfig(settings),
-      'client.id': `${settings.clientId}-repartition`,
-      'enable.idempotence': true,
-      acks: -1, // all in-sync replicas
-      'linger.ms': 5,
-      'batch.num.messages': 10_000,
-      'queue.buffering.max.messages': 1_000_000,
-      'compression.type': 'lz4',
-      dr_cb: true,
-    });
+    this.#producer = createStageProducer(settings, 'repartition', this.#log, { dr_cb: true });
     this.#producer.on('delivery-report', (error) => {
       if (error) this.#deliveryErrors.push(error);
     });
     this.#producer.setPollInterval(10);
-    logClientErrors(this.#producer, this.#log, 'producer');
     await Promise.all([kafka.connect(this.#producer), this.#joinGroup()]);
     this.#loop = this.#run();
   }
@@ -141,11 +129,10 @@ export class RepartitionStage {
   /** A consumer that joins the group over `visits` (static member `group.instance.id`). */
   async #joinGroup(): Promise<void> {
     const { settings, applicationId, instanceId } = this.options;
-    const consumer = new kafka.KafkaConsumer(
-      {
-        ...rdkafkaConnectionConfig(settings),
-        'client.id': `${settings.clientId}-repartition`,
-        'group.id': repartitionGroupId(applicationId),
+    const consumer = createStageConsumer(settings, 'repartition', this.#log, {
+      groupId: repartitionGroupId(applicationId),
+      pollMs: 100,
+      config: {
         'group.instance.id': instanceId,
         // Eager round-robin, not cooperative-sticky: with static membership a restarted pod
         // gets its partitions back without any rebalance, and the rebalances that remain (pods
@@ -153,14 +140,11 @@ export class RepartitionStage {
         // cooperative-sticky we saw the second round stall for more than ten seconds.
         'partition.assignment.strategy': 'roundrobin',
         'session.timeout.ms': 30_000,
-        'enable.auto.commit': false,
-        'fetch.wait.max.ms': 50,
         'enable.partition.eof': true,
         rebalance_cb: true,
         offset_commit_cb: true,
       },
-      { 'auto.offset.reset': 'earliest' },
-    );
+    });
     consumer.on('rebalance', (error: { code: number }, assignment: kafka.TopicPartition[]) => {
       const assigned = error.code === kafka.ErrorCode.ERR__ASSIGN_PARTITIONS;
       if (assigned) this.#assigned = true;
@@ -177,12 +161,7 @@ export class RepartitionStage {
       }
       this.#log.info({ event: assigned ? 'assigned' : 'revoked', partitions: assignment.map((p) => p.partition) }, 'rebalance');
     });
-    // librdkafka reports the cause of a fatal error (e.g. "fenced by another consumer with the
-    // same group.instance.id") here; consume() then only says "Local: Fatal error".
-    logClientErrors(consumer, this.#log, 'consumer');
     consumer.on('partition.eof', ({ partition }) => this.#atEnd.add(partition));
-    consumer.setDefaultConsumeTimeout(100);
-    kafka.returnBatchesPromptly(consumer);
     consumer.on('offset.commit', (error: kafka.LibrdKafkaError | undefined, offsets: kafka.TopicPartitionOffset[]) => {
       if (!error) return;
       this.#log.warn({ err: error }, 'offset commit failed; retrying');
@@ -260,11 +239,10 @@ export class RepartitionStage {
         this.options.progress.progress();
       }
     } catch (error) {
-      const fatal = (error as { code?: number }).code === kafka.ErrorCode.ERR__FATAL;
       this.#log.error(
         { err: error },
-        fatal
-          ? 'repartition stage failed: fatal consumer error, most often because another process uses the same group.instance.id (pod name) and fenced this one'
+        kafka.isTerminal(error)
+          ? 'repartition stage failed: fatal Kafka client error, most often because another process uses the same group.instance.id (pod name) and fenced this one'
           : 'repartition stage failed',
       );
       this.options.onFatal(error as Error);

@@ -1,14 +1,15 @@
 /**
- * The topology check: the aggregator only counts correctly when the number of processes, the
- * partitions of the repartition topic and the partitions of the changelog topic are all P. Faust
- * refuses to start on such a mismatch; Eric keeps running what it can, reports the mismatch in
- * /ready (not ready), in a metric and in the log, and says how to fix it. This is what makes
+ * The partition layout check: the aggregator only counts correctly when the number of processes
+ * (StatefulSet replicas), the partitions of the repartition topic and the partitions of the
+ * changelog topic are all P. Faust refuses to start on such a mismatch; Eric keeps running what it
+ * can, reports the mismatch in /ready (not ready; the check is named "topology" there), in
+ * eric_aggregator_topology_mismatch and in the log, and says how to fix it. This is what makes
  * scaling a documented operation rather than an outage.
  */
 import { AppsV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { CheckResult, Logger, TopicAdmin } from '@eric/shared';
 
-export interface TopologyFacts {
+export interface PartitionLayoutFacts {
   partitions: number;
   repartitionTopic: string;
   changelogTopic: string;
@@ -20,7 +21,7 @@ export interface TopologyFacts {
 }
 
 /** Pure: the problems in a set of facts, each with its fix. */
-export function topologyProblems(facts: TopologyFacts): string[] {
+export function partitionLayoutProblems(facts: PartitionLayoutFacts): string[] {
   const problems: string[] = [];
   const p = facts.partitions;
   for (const [topic, count] of [
@@ -64,7 +65,7 @@ export class StatefulSetReplicas {
   }
 }
 
-export interface TopologyCheckOptions {
+export interface PartitionLayoutCheckOptions {
   partitions: number;
   topics: { repartition: string; changelog: string };
   admin: TopicAdmin;
@@ -74,13 +75,13 @@ export interface TopologyCheckOptions {
 }
 
 /** Runs the check now and then every `intervalMs`, keeping the latest verdict for /ready. */
-export class TopologyCheck {
+export class PartitionLayoutCheck {
   #result: CheckResult = { ready: false, detail: 'topology not checked yet' };
   #timer: NodeJS.Timeout | undefined;
   #lastProblems = '';
   #running = false;
 
-  constructor(private readonly options: TopologyCheckOptions) {}
+  constructor(private readonly options: PartitionLayoutCheckOptions) {}
 
   get result(): CheckResult {
     return this.#result;
@@ -118,7 +119,7 @@ export class TopologyCheck {
         admin.partitionCount(topics.changelog),
         statefulSet?.replicas(),
       ]);
-      const problems = topologyProblems({
+      const problems = partitionLayoutProblems({
         partitions,
         repartitionTopic: topics.repartition,
         changelogTopic: topics.changelog,

@@ -1,0 +1,197 @@
+/**
+ * The count of one partition, as pure logic: a batch of records from the repartition topic goes
+ * in, and out comes everything the batch's transaction must write — changelog records, window
+ * results — with the figures the metrics need. No Kafka here: the count stage (count-stage.ts)
+ * reads the batch, hands it over, and writes the answer in one transaction.
+ *
+ * For each batch, in order:
+ *   1. every watermark moves the event-time clock (event-time.ts), every visit is counted in its
+ *      window unless its id was seen (a duplicate) or the window is already closed (late);
+ *   2. the windows whose end + grace the clock has reached close: their final counts are
+ *      emitted, and the clock goes to the changelog so that a restore knows they are closed;
+ *   3. every emit interval, the open windows whose count changed get a provisional result.
+ *
+ * The caller passes the time, so tests need no timers; restore (restore.ts) feeds the changelog
+ * back in through restoreRecord() and finishRestore().
+ */
+import type { WindowResult } from '@eric/shared';
+import { decodeRepartitionRecord } from '../repartition-records.js';
+import type { Checkpoint } from './checkpoint.js';
+import { closeClockRecord, decodeChangelogRecord, idRecord, type ChangelogRecord } from './changelog.js';
+import { EventTimeClock } from './event-time.js';
+import { windowResult } from './results.js';
+import { WindowStore, type OpenWindow } from './window-store.js';
+import { closesAt, type WindowSpec } from './windows.js';
+
+/** A record of the repartition topic (a Kafka message has this shape). */
+export interface InputRecord {
+  value: Buffer | null | undefined;
+  offset: number;
+}
+
+/** What one batch changed, and what its transaction must write. */
+export interface CountedBatch {
+  /** For the changelog, in order: one record per newly counted visit, then the close clock if windows closed. */
+  changelog: ChangelogRecord[];
+  /** For active-visitors, in order: provisional counts of changed open windows, then the finals, oldest first. */
+  results: WindowResult[];
+  /** Visits whose id was new in its window. */
+  counted: number;
+  /** Visits whose id was already counted in its window. */
+  duplicates: number;
+  /** For each late visit (its window had closed), how long after the close it came, seconds. */
+  lateness: number[];
+  /** Offsets of records that could not be read. */
+  unreadable: number[];
+  /** Provisional results among `results`. */
+  provisional: number;
+  /** For each window closed by this batch, the clock value at which it closed (end + grace). */
+  closedAt: number[];
+  /** What moved the clock last: visits' event time, or an idle partition's wall-clock advance. */
+  trigger: 'stream-time' | 'wall-clock';
+  /** The newest timestamp of a visit counted in this batch, or 0. */
+  newestVisit: number;
+}
+
+export interface WindowCounterOptions {
+  window: WindowSpec;
+  /** The repartition partition counted here (it is in every result). */
+  partition: number;
+  /** How often changed open windows get a provisional result, ms; 0 = never. */
+  emitIntervalMs: number;
+}
+
+/** What a restore rebuilt, for its log line. */
+export interface RestoredState {
+  openWindows: number;
+  ids: number;
+  /** Windows found in the changelog that the restored clock says are closed, left out. */
+  skippedClosedWindows: number;
+  closeClock: number;
+}
+
+export class WindowCounter {
+  readonly #store: WindowStore;
+  readonly #clock = new EventTimeClock();
+  #lastProvisionalAt = 0;
+
+  constructor(private readonly options: WindowCounterOptions) {
+    this.#store = new WindowStore(options.window);
+  }
+
+  /** Counts a batch read at `now` (epoch seconds). */
+  apply(records: readonly InputRecord[], now: number): CountedBatch {
+    const { window, partition } = this.options;
+    const store = this.#store;
+    const clock = this.#clock;
+    const changelog: ChangelogRecord[] = [];
+    const lateness: number[] = [];
+    const unreadable: number[] = [];
+    let duplicates = 0;
+    let newestVisit = 0;
+
+    for (const record of records) {
+      const decoded = decodeRepartitionRecord(record.value);
+      if (decoded.kind === 'watermark') {
+        clock.observe(decoded.watermark);
+      } else if (decoded.kind === 'unreadable') {
+        unreadable.push(record.offset);
+      } else {
+        const { visit } = decoded;
+        const { outcome, key } = store.add(visit, clock.value);
+        if (outcome === 'counted') {
+          changelog.push(idRecord(key, visit.id));
+          newestVisit = Math.max(newestVisit, visit.timestamp);
+        } else if (outcome === 'duplicate') {
+          duplicates++;
+        } else {
+          lateness.push(Math.max(0, clock.value - closesAt(key.start, window)));
+        }
+      }
+    }
+    const counted = changelog.length;
+
+    const closed = store.closeDue(clock.value);
+    // A restore replays the changelog: the clock record tells it these windows are closed.
+    if (closed.length > 0) changelog.push(closeClockRecord(clock.value));
+
+    const provisionalDue = this.options.emitIntervalMs > 0 && (now - this.#lastProvisionalAt) * 1000 >= this.options.emitIntervalMs;
+    const provisional = provisionalDue ? store.takeChanged() : [];
+    if (provisionalDue) this.#lastProvisionalAt = now;
+
+    const result = (openWindow: OpenWindow, final: boolean) => windowResult(openWindow, window, final, partition, now);
+    return {
+      changelog,
+      results: [...provisional.map((openWindow) => result(openWindow, false)), ...closed.map((closedWindow) => result(closedWindow, true))],
+      counted,
+      duplicates,
+      lateness,
+      unreadable,
+      provisional: provisional.length,
+      closedAt: closed.map((closedWindow) => closesAt(closedWindow.start, window)),
+      trigger: clock.lastMove,
+      newestVisit,
+    };
+  }
+
+  /** What to commit with the input offset, so that a restore starts where it must. */
+  checkpoint(): Checkpoint {
+    return { restoreFrom: this.#store.restoreFrom(), closeClock: this.#clock.value };
+  }
+
+  /** After a commit: changelog records written from now on get offsets at or above `offset`. */
+  changelogReached(offset: number): void {
+    this.#store.changelogPosition = Math.max(this.#store.changelogPosition, offset);
+  }
+
+  /** The partitions of `visits` now: every one takes part in the clock. True when there are more than before. */
+  followInputPartitions(count: number): boolean {
+    const grew = count > this.#clock.sourceCount;
+    this.#clock.setSourceCount(count);
+    return grew;
+  }
+
+  /** Forgets the open windows, before a restore; the clock starts at the checkpoint's, if later. */
+  beginRestore(checkpoint: Checkpoint | undefined): void {
+    this.#store.clear();
+    if (checkpoint) this.#clock.restore(checkpoint.closeClock);
+  }
+
+  /** One changelog record, in offset order; false when it cannot be read. */
+  restoreRecord(offset: number, key: Buffer | string | null | undefined, value: Buffer | null | undefined): boolean {
+    this.#store.changelogPosition = offset;
+    const entry = decodeChangelogRecord(key, value);
+    if (entry.kind === 'id') this.#store.insert(entry.window, entry.id);
+    else if (entry.kind === 'close-clock') this.#clock.restore(entry.closeClock);
+    return entry.kind !== 'unreadable';
+  }
+
+  /** The restore has read the changelog up to `end` (its high watermark). */
+  finishRestore(end: number): RestoredState {
+    this.#store.changelogPosition = end;
+    // Windows the restored clock says are closed had their final emitted before the crash: their
+    // ids may still be in the changelog (until retention removes them) but must not come back.
+    const skippedClosedWindows = this.#store.closeDue(this.#clock.value).length;
+    return { openWindows: this.#store.windowCount, ids: this.#store.idCount, skippedClosedWindows, closeClock: this.#clock.value };
+  }
+
+  /** Open windows (one per account, store and window). */
+  get openWindows(): number {
+    return this.#store.windowCount;
+  }
+
+  /** Visit ids held across the open windows. */
+  get ids(): number {
+    return this.#store.idCount;
+  }
+
+  /** The event-time clock: windows whose end + grace is at or before it are closed. */
+  get eventTime(): number {
+    return this.#clock.value;
+  }
+
+  /** How far each partition of `visits` has come, for /ready. */
+  inputEventTimes(): ReturnType<EventTimeClock['sources']> {
+    return this.#clock.sources();
+  }
+}
