@@ -3,7 +3,7 @@
  * compose-go, skaffold's own v4beta schema), and the facts they must agree on with the chart
  * and the Dockerfile.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import Ajv2020 from 'ajv/dist/2020.js';
@@ -202,6 +202,17 @@ describe('Dockerfile', () => {
     };
     for (const project of built) visit(project);
     expect(seen.has('services/shared')).toBe(true);
+  });
+
+  it('ships no benchmark and no test helper: the services\' src/ imports neither', () => {
+    expect(readText('.dockerignore').split('\n')).toEqual(expect.arrayContaining(['services/*/test', 'services/*/bench']));
+    const sources = (dir: string): string[] =>
+      readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? sources(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : []));
+    for (const service of ['aggregator', 'gateway', 'producer']) {
+      const files = sources(`services/${service}/src`);
+      expect(files.filter((file) => /\/bench\//.test(file)), service).toEqual([]);
+      for (const file of files) expect(readText(file), file).not.toMatch(/from '(@eric\/shared\/testing[^']*|[^']*\/test\/[^']*)'/);
+    }
   });
 
   it('runs as a numeric non-root user, and every command the chart and compose run exists in the image', () => {
