@@ -1,4 +1,5 @@
 /** A websocket client of the gateway, as a dashboard is: it keeps every frame it receives. */
+import { finalKey } from '@eric/shared/testing';
 import WebSocket from 'ws';
 
 export interface CountFrame {
@@ -8,10 +9,6 @@ export interface CountFrame {
   ts_to: number;
   count: number;
   final: boolean;
-}
-
-export function frameKey(account: number, store: string | null, start: number): string {
-  return `${account}|${store === null ? '<null>' : store}|${start}`;
 }
 
 export class DashboardClient {
@@ -40,7 +37,7 @@ export class DashboardClient {
   /** The final count of each window, from the frames with final: true. */
   finals(): Map<string, number> {
     const finals = new Map<string, number>();
-    for (const frame of this.frames) if (frame.final) finals.set(frameKey(frame.account_id, frame.store_id, frame.ts_from), frame.count);
+    for (const frame of this.frames) if (frame.final) finals.set(finalKey(frame.account_id, frame.store_id, frame.ts_from), frame.count);
     return finals;
   }
 
@@ -64,7 +61,7 @@ export class DashboardClient {
 export function expectedCounts(visits: Array<{ id: string; account_id: number; store_id: string | null; timestamp: number }>, windowSeconds: number): Map<string, number> {
   const ids = new Map<string, Set<string>>();
   for (const visit of visits) {
-    const key = frameKey(visit.account_id, visit.store_id, Math.floor(visit.timestamp / windowSeconds) * windowSeconds);
+    const key = finalKey(visit.account_id, visit.store_id, Math.floor(visit.timestamp / windowSeconds) * windowSeconds);
     if (!ids.has(key)) ids.set(key, new Set());
     ids.get(key)!.add(visit.id);
   }

@@ -10,6 +10,8 @@
  * batch — every visit of the very first batch is on time: tests keep late visits far behind the
  * stream, and out of its beginning.)
  */
+import { finalKey } from '@eric/shared/testing';
+
 export interface ModelVisit {
   id: string;
   account_id: number;
@@ -19,10 +21,6 @@ export interface ModelVisit {
 
 /** Arrival time in Kafka (epoch seconds) of each visit, when known. */
 export type Arrivals = Map<ModelVisit, number>;
-
-export function finalKey(account: number, store: string | null, start: number): string {
-  return `${account}|${store === null ? '<null>' : store}|${start}`;
-}
 
 export function expectedFinals(visits: ModelVisit[], size: number, grace: number, arrivals?: Arrivals): { finals: Map<string, number>; late: number } {
   const ids = new Map<string, Set<string>>();
