@@ -27,11 +27,10 @@ import type { DropReason, GatewayMetrics } from './metrics.js';
 import { encodeView, errorMessage, matchesFilter, parseClientMessage, type ClientMessageError, type Filter, type WindowView } from './protocol.js';
 
 /** Close codes (RFC 6455 §7.4.1). */
-export const CloseCode = {
+const CloseCode = {
   normal: 1000,
   goingAway: 1001,
   policyViolation: 1008,
-  messageTooBig: 1009,
   tryAgainLater: 1013,
 } as const;
 

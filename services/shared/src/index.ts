@@ -1,35 +1,28 @@
 /**
- * @eric/shared: what every Eric service shares, exported by name. Test helpers are apart, in
- * `@eric/shared/testing` and `@eric/shared/testing/process`.
+ * @eric/shared: what every Eric service shares, exported by name: only what the services use.
+ * Test helpers are apart, in `@eric/shared/testing` and `@eric/shared/testing/process`.
  */
 
 // Configuration, logs, metrics, process lifecycle.
 export { ConfigError, describeSchema, loadConfig, type LoadOptions } from './config.js';
 export { createLogger, logConfigSchema, type Logger } from './logger.js';
 export { createMetricsRegistry } from './metrics.js';
-export { runServiceProcess, type RunningService, type ServiceProcess } from './lifecycle.js';
+export { runServiceProcess, type RunningService } from './lifecycle.js';
 
 // HTTP: the server, /healthz and /ready.
-export { createHttpServer, httpConfigSchema, operationsRoutes, type OperationsRoutesOptions } from './http/base.js';
-export { Readiness, type CheckResult, type ReadinessCheck, type ReadinessReport } from './http/readiness.js';
-export { Liveness, type LivenessOptions, type LivenessReport, type ProgressWatch, type StalledWatch } from './http/liveness.js';
+export { createHttpServer, httpConfigSchema, operationsRoutes } from './http/base.js';
+export { Readiness, type CheckResult } from './http/readiness.js';
+export { Liveness, type ProgressWatch } from './http/liveness.js';
 
 // Kafka: settings, topics, the native client's calls, transactions.
 export { kafkaConfigSchema, rdkafkaConnectionConfig, type KafkaSettings } from './kafka/settings.js';
-export { TopicAdmin, TopicMismatchError, type TopicAdminOptions, type TopicSpec } from './kafka/topics.js';
+export { TopicAdmin, TopicMismatchError, type TopicSpec } from './kafka/topics.js';
 export { topicNameSchema, visitsPartitionsSchema, visitsTopicSpec } from './kafka/topic-names.js';
 import * as kafka from './kafka/rdkafka.js';
 export { kafka };
 export { logClientErrors } from './kafka/client-errors.js';
-export { KafkaReachability, type ReachabilityOptions } from './kafka/reachability.js';
-export {
-  ShutdownInterrupted,
-  TransactionFatalError,
-  TransactionStuck,
-  TransactionalProducer,
-  type TransactionOutcome,
-  type TransactionalProducerOptions,
-} from './kafka/transactions.js';
+export { KafkaReachability } from './kafka/reachability.js';
+export { ShutdownInterrupted, TransactionStuck, TransactionalProducer } from './kafka/transactions.js';
 
 // Messages: the visit, the window result, and their keys and partitions.
 export { reject, type Validation } from './schemas/result.js';
@@ -43,5 +36,5 @@ export {
   type VisitLimits,
   type VisitRejection,
 } from './schemas/visit.js';
-export { parseWindowResult, type WindowResult, type WindowResultRejection } from './schemas/window-result.js';
-export { murmur2, partitionForKey, toPositive } from './partitioner.js';
+export { parseWindowResult, type WindowResult } from './schemas/window-result.js';
+export { partitionForKey } from './partitioner.js';
