@@ -6,11 +6,11 @@
  * active-visitors.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { TopicAdmin } from '@eric/shared';
+import { TopicAdmin, type Visit } from '@eric/shared';
 import { finalKey, finalsOf, readResults, testKafkaSettings } from '@eric/shared/testing';
 import { PrivateBroker, sleep } from '@eric/shared/testing/process';
 import { DashboardClient, expectedCounts } from './support/dashboard-client.js';
-import { Pipeline, Traffic, type TestVisit } from './support/pipeline.js';
+import { Pipeline, Traffic } from './support/pipeline.js';
 
 const brokers = inject('kafkaBrokers');
 const settings = testKafkaSettings(brokers);
@@ -35,7 +35,7 @@ async function startPipeline(partitions = 4, options: { brokers?: string; graceS
 }
 
 /** Waits for a final of every expected window on the websocket, then checks them and the topic. */
-async function expectExactFinals(p: Pipeline, c: DashboardClient, visits: TestVisit[], kafkaSettings = settings): Promise<void> {
+async function expectExactFinals(p: Pipeline, c: DashboardClient, visits: Visit[], kafkaSettings = settings): Promise<void> {
   const expected = expectedCounts(visits, WINDOW);
   await c.waitFor(() => [...expected.keys()].every((key) => c.finals().has(key)), 90_000, `${expected.size} final counts on the websocket`);
   const finals = c.finals();
@@ -51,7 +51,7 @@ describe('the whole pipeline', { timeout: 150_000 }, () => {
     const { pipeline: p, client: c } = await startPipeline();
     // Windows that start in the future, so that every visit below is on time.
     const w0 = Math.ceil((Date.now() / 1000 + 1) / WINDOW) * WINDOW;
-    const visits: TestVisit[] = [];
+    const visits: Visit[] = [];
     for (const account_id of [352, 7, 8]) {
       for (const store_id of ['default', 'web', null]) {
         for (let i = 0; i < 30; i++) {
@@ -196,7 +196,7 @@ describe('the whole pipeline', { timeout: 150_000 }, () => {
   });
 });
 
-async function expectScaledFinals(p: Pipeline, c: DashboardClient, visits: TestVisit[]): Promise<void> {
+async function expectScaledFinals(p: Pipeline, c: DashboardClient, visits: Visit[]): Promise<void> {
   const expected = expectedCounts(visits, WINDOW);
   // On the topic: the finals of each window, summed over the partitions that counted it.
   const deadline = Date.now() + 90_000;

@@ -1,4 +1,5 @@
 /** A websocket client of the gateway, as a dashboard is: it keeps every frame it receives. */
+import type { Visit } from '@eric/shared';
 import { finalKey } from '@eric/shared/testing';
 import WebSocket from 'ws';
 
@@ -58,7 +59,7 @@ export class DashboardClient {
 }
 
 /** Distinct visit ids per (account, store, window): what every final must say. */
-export function expectedCounts(visits: Array<{ id: string; account_id: number; store_id: string | null; timestamp: number }>, windowSeconds: number): Map<string, number> {
+export function expectedCounts(visits: Visit[], windowSeconds: number): Map<string, number> {
   const ids = new Map<string, Set<string>>();
   for (const visit of visits) {
     const key = finalKey(visit.account_id, visit.store_id, Math.floor(visit.timestamp / windowSeconds) * windowSeconds);

@@ -10,14 +10,11 @@
  * batch — every visit of the very first batch is on time: tests keep late visits far behind the
  * stream, and out of its beginning.)
  */
+import type { Visit } from '@eric/shared';
 import { finalKey } from '@eric/shared/testing';
 
-export interface ModelVisit {
-  id: string;
-  account_id: number;
-  store_id: string | null;
-  timestamp: number;
-}
+/** A visit as the model sees it: the shared Visit. */
+export type ModelVisit = Visit;
 
 /** Arrival time in Kafka (epoch seconds) of each visit, when known. */
 export type Arrivals = Map<ModelVisit, number>;
