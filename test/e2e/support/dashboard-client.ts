@@ -2,18 +2,11 @@
 import type { Visit } from '@eric/shared';
 import { finalKey } from '@eric/shared/testing';
 import WebSocket from 'ws';
-
-export interface CountFrame {
-  account_id: number;
-  store_id: string | null;
-  ts_from: number;
-  ts_to: number;
-  count: number;
-  final: boolean;
-}
+// The gateway's wire type: what a dashboard receives.
+import type { WindowView } from '../../../services/gateway/src/protocol.js';
 
 export class DashboardClient {
-  readonly frames: CountFrame[] = [];
+  readonly frames: WindowView[] = [];
   #socket: WebSocket | undefined;
 
   static async connect(port: number): Promise<DashboardClient> {
@@ -25,7 +18,7 @@ export class DashboardClient {
   async #open(port: number): Promise<void> {
     const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
     socket.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as CountFrame & { type?: string };
+      const frame = JSON.parse(String(data)) as WindowView & { type?: string };
       if (frame.type === undefined) this.frames.push(frame);
     });
     await new Promise<void>((resolve, reject) => {
