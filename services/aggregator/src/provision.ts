@@ -44,7 +44,9 @@ async function provision(env: NodeJS.ProcessEnv): Promise<number> {
       return 0;
     } catch (error) {
       if (error instanceof TopicMismatchError) {
-        logger.error({ topic: error.topic, partitions: error.actualPartitions, required: error.requiredPartitions }, `refused: ${error.message}`);
+        const scaledDown = topics.find((topic) => topic.name === error.topic)?.followsScale && error.actualPartitions > error.requiredPartitions;
+        const hint = scaledDown ? ` (PARTITIONS is the chart's aggregator.replicas: keep it at ${error.actualPartitions} or more.)` : '';
+        logger.error({ topic: error.topic, partitions: error.actualPartitions, required: error.requiredPartitions }, `refused: ${error.message}${hint}`);
         return 1;
       }
       if (Date.now() + RETRY_DELAY_MS > deadline) {

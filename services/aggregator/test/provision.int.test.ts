@@ -97,6 +97,7 @@ describe('the provision command', () => {
     expect(shrink.status, shrink.output).toBe(1);
     expect(shrink.output).toContain(`topic \\"${names.TOPIC_REPARTITION}\\" has 3 partitions but 2 are required`);
     expect(shrink.output).toContain('Kafka cannot remove partitions');
+    expect(shrink.output).toContain("PARTITIONS is the chart's aggregator.replicas: keep it at 3 or more");
     expect(await partitionCounts()).toMatchObject({ repartition: 3, changelog: 3 });
   }, 120_000);
 
