@@ -2,6 +2,7 @@
 #
 # One image for the three Eric services; the command picks the service:
 #   node services/aggregator/dist/main.js   (StatefulSet; port 6070)
+#   node services/aggregator/dist/provision.js (the chart's topic Job: creates and scales the topics)
 #   node services/gateway/dist/main.js      (Deployment; port 6066; the default command)
 #   node services/producer/dist/main.js     (Deployment; port 6060)
 #   node services/producer/dist/cli.js      (the `produce` command of the original app)

@@ -79,7 +79,7 @@ bench-producer: build ## Measure the producer: bulk generator and HTTP ingestion
 
 bench-aggregator: build ## Measure the aggregator: visits/s with P = 1 and 4 (exactly-once), restore rate, memory per 1 M ids
 	scripts/kafka.sh start
-	node services/aggregator/dist/bench/aggregator-bench.js
+	node services/aggregator/bench/dist/aggregator-bench.js
 
 .PHONY: bench-gateway
 

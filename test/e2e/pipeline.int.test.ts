@@ -6,12 +6,11 @@
  * active-visitors.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { TopicAdmin } from '@eric/shared';
-import { testKafkaSettings } from '@eric/shared/testing';
+import { TopicAdmin, type Visit } from '@eric/shared';
+import { finalKey, finalsOf, readResults, testKafkaSettings } from '@eric/shared/testing';
 import { PrivateBroker, sleep } from '@eric/shared/testing/process';
-import { finalsOf, readResults } from '../../services/aggregator/test/support/results.js';
-import { DashboardClient, expectedCounts, frameKey } from './support/dashboard-client.js';
-import { Pipeline, Traffic, type TestVisit } from './support/pipeline.js';
+import { DashboardClient, expectedCounts } from './support/dashboard-client.js';
+import { Pipeline, Traffic } from './support/pipeline.js';
 
 const brokers = inject('kafkaBrokers');
 const settings = testKafkaSettings(brokers);
@@ -36,7 +35,7 @@ async function startPipeline(partitions = 4, options: { brokers?: string; graceS
 }
 
 /** Waits for a final of every expected window on the websocket, then checks them and the topic. */
-async function expectExactFinals(p: Pipeline, c: DashboardClient, visits: TestVisit[], kafkaSettings = settings): Promise<void> {
+async function expectExactFinals(p: Pipeline, c: DashboardClient, visits: Visit[], kafkaSettings = settings): Promise<void> {
   const expected = expectedCounts(visits, WINDOW);
   await c.waitFor(() => [...expected.keys()].every((key) => c.finals().has(key)), 90_000, `${expected.size} final counts on the websocket`);
   const finals = c.finals();
@@ -52,7 +51,7 @@ describe('the whole pipeline', { timeout: 150_000 }, () => {
     const { pipeline: p, client: c } = await startPipeline();
     // Windows that start in the future, so that every visit below is on time.
     const w0 = Math.ceil((Date.now() / 1000 + 1) / WINDOW) * WINDOW;
-    const visits: TestVisit[] = [];
+    const visits: Visit[] = [];
     for (const account_id of [352, 7, 8]) {
       for (const store_id of ['default', 'web', null]) {
         for (let i = 0; i < 30; i++) {
@@ -64,7 +63,7 @@ describe('the whole pipeline', { timeout: 150_000 }, () => {
     await p.postUntilAcknowledged(visits.slice(0, 200));
     await p.postUntilAcknowledged(visits.slice(150)); // 50 sent twice: duplicates
     // Once window 0 is final, visits for it are late and must not change it.
-    const firstKey = frameKey(352, 'default', w0);
+    const firstKey = finalKey(352, 'default', w0);
     await c.waitFor(() => c.finals().has(firstKey), 60_000, 'the first final');
     const late = [{ id: 'late-1', account_id: 352, store_id: 'default', timestamp: w0 + 1 }];
     await p.postUntilAcknowledged(late);
@@ -152,15 +151,15 @@ describe('the whole pipeline', { timeout: 150_000 }, () => {
       { id: 'g1', account_id: 5, store_id: 's', timestamp: now },
       { id: 'g2', account_id: 5, store_id: 's', timestamp: now },
     ]);
-    const key = frameKey(5, 's', Math.floor(now / WINDOW) * WINDOW);
-    await c.waitFor(() => c.frames.some((f) => frameKey(f.account_id, f.store_id, f.ts_from) === key && f.count === 2), 30_000, 'the count of 2');
+    const key = finalKey(5, 's', Math.floor(now / WINDOW) * WINDOW);
+    await c.waitFor(() => c.frames.some((f) => finalKey(f.account_id, f.store_id, f.ts_from) === key && f.count === 2), 30_000, 'the count of 2');
     c.close();
     await p.gateway.stop();
     await p.gateway.start(); // same port
     await p.gateway.ready();
     client = await DashboardClient.connect(p.gateway.port);
     const reconnected = client;
-    await reconnected.waitFor(() => reconnected.frames.some((f) => frameKey(f.account_id, f.store_id, f.ts_from) === key && f.count === 2), 30_000, 'the snapshot after the restart');
+    await reconnected.waitFor(() => reconnected.frames.some((f) => finalKey(f.account_id, f.store_id, f.ts_from) === key && f.count === 2), 30_000, 'the snapshot after the restart');
   });
 
   it('scales from 4 to 6 aggregators by the documented procedure without losing a count', async () => {
@@ -197,7 +196,7 @@ describe('the whole pipeline', { timeout: 150_000 }, () => {
   });
 });
 
-async function expectScaledFinals(p: Pipeline, c: DashboardClient, visits: TestVisit[]): Promise<void> {
+async function expectScaledFinals(p: Pipeline, c: DashboardClient, visits: Visit[]): Promise<void> {
   const expected = expectedCounts(visits, WINDOW);
   // On the topic: the finals of each window, summed over the partitions that counted it.
   const deadline = Date.now() + 90_000;
@@ -205,7 +204,7 @@ async function expectScaledFinals(p: Pipeline, c: DashboardClient, visits: TestV
   while (Date.now() < deadline) {
     summed = new Map();
     for (const result of (await readResults(settings, p.activeVisitorsTopic, 1000)).filter((r) => r.final)) {
-      const key = frameKey(result.account_id, result.store_id, result.window[0]);
+      const key = finalKey(result.account_id, result.store_id, result.window[0]);
       summed.set(key, (summed.get(key) ?? 0) + result.count);
     }
     if ([...expected.keys()].every((key) => summed.has(key))) break;
@@ -223,7 +222,7 @@ async function expectScaledFinals(p: Pipeline, c: DashboardClient, visits: TestV
   const results = await readResults(settings, p.activeVisitorsTopic, 1000);
   const byPartition = new Set<string>();
   for (const result of results.filter((r) => r.final)) {
-    const id = `${frameKey(result.account_id, result.store_id, result.window[0])}#${result.partition}`;
+    const id = `${finalKey(result.account_id, result.store_id, result.window[0])}#${result.partition}`;
     expect(byPartition.has(id), `two finals for ${id}`).toBe(false);
     byPartition.add(id);
   }

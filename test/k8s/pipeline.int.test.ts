@@ -21,9 +21,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { finalKey } from '@eric/shared/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { DashboardClient, frameKey } from '../e2e/support/dashboard-client.js';
+import { DashboardClient } from '../e2e/support/dashboard-client.js';
 import { freePort, tools } from '../packaging/tools.js';
 import { chartDir, cluster, deleteNamespace, eventually, helm, kubectl, kubectlJson, objectsOf, uniqueNamespace } from './cluster.js';
 import { type Forward, images, importImage, liftNodeTaint, portForward, restoreNodeTaint, sendVisits, VisitLedger, visitsNow } from './release.js';
@@ -101,7 +102,7 @@ async function committedFinals(): Promise<Map<string, number[]>> {
       if (!line.startsWith('{')) continue;
       const result = JSON.parse(line);
       if (!result.final || !accounts.includes(result.account_id)) continue;
-      const key = frameKey(result.account_id, result.store_id, result.window[0]);
+      const key = finalKey(result.account_id, result.store_id, result.window[0]);
       finals.set(key, [...(finals.get(key) ?? []), result.count]);
     }
     return expected.every((key) => finals.has(key)) ? finals : undefined;

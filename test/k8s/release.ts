@@ -4,9 +4,9 @@
  * and the expected final counts of the visits sent.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { finalKey } from '@eric/shared/testing';
 import { testClusterEnv } from './global-setup.js';
 import { cluster, eventually, kubectl, root } from './cluster.js';
-import { frameKey } from '../e2e/support/dashboard-client.js';
 
 /** The images `make test-k8s` builds first (scripts/image.sh eric / kafka). */
 export const images = {
@@ -78,7 +78,7 @@ export class VisitLedger {
 
   record(visit: Visit): void {
     const start = Math.floor(visit.timestamp / this.windowSeconds) * this.windowSeconds;
-    const key = frameKey(visit.account_id, visit.store_id, start);
+    const key = finalKey(visit.account_id, visit.store_id, start);
     if (!this.#ids.has(key)) this.#ids.set(key, new Set());
     this.#ids.get(key)!.add(visit.id);
   }

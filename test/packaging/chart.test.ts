@@ -4,12 +4,11 @@
  * strictly against the Kubernetes API schemas, and the rules the chart promises (selectors,
  * hardening, RBAC, probes, P = replicas, hooks, fail on impossible values).
  */
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { aggregatorConfigSchema, loadAggregatorConfig } from '../../services/aggregator/src/config.js';
-import { aggregatorTopics } from '../../services/aggregator/src/topics.js';
+import { aggregatorConfigSchema } from '../../services/aggregator/src/config.js';
 import { gatewayConfigSchema } from '../../services/gateway/src/config.js';
 import { producerConfigSchema } from '../../services/producer/src/config.js';
 import { describeSchema } from '../../services/shared/src/config.js';
@@ -120,8 +119,7 @@ describe('the default release', () => {
       const scaled = render(['--set', `aggregator.replicas=${replicas}`]);
       expect(find(scaled, 'StatefulSet', 'eric-aggregator').spec.replicas).toBe(replicas);
       expect(find(scaled, 'ConfigMap', 'eric-config').data.PARTITIONS).toBe(String(replicas));
-      const specs = JSON.parse(jobEnv(scaled).TOPIC_SPECS);
-      expect(specs.filter((s: any) => s.policy === 'grow').map((s: any) => s.partitions)).toEqual([replicas, replicas]);
+      expect(jobConfig(scaled).PARTITIONS, 'the topic Job grows the topics to the new P').toBe(String(replicas));
     }
   });
 
@@ -195,29 +193,40 @@ describe('the default release', () => {
     for (const name of Object.keys(before)) expect(sharedChanged[name]).not.toBe(before[name]);
   });
 
-  it('provisions topics in a post-install / pre-upgrade hook with the settings the aggregator gives them', () => {
+  it('provisions topics in a post-install / pre-upgrade hook: the aggregator image runs its own provision command', () => {
     const job = find(manifests, 'Job', 'eric-topics');
     expect(job.metadata.annotations?.['helm.sh/hook']).toBe('post-install,pre-upgrade');
-    const script = find(manifests, 'ConfigMap', 'eric-topics');
-    expect(script.metadata.annotations?.['helm.sh/hook']).toBe('post-install,pre-upgrade');
-    expect(Number(script.metadata.annotations?.['helm.sh/hook-weight'])).toBeLessThan(Number(job.metadata.annotations?.['helm.sh/hook-weight']));
-    expect(script.data['provision-topics.mjs']).toBe(readFileSync(join(chartDir, 'files/provision-topics.mjs'), 'utf8').trimEnd());
+    const container = job.spec.template.spec.containers[0];
+    expect(container.image).toBe(find(manifests, 'StatefulSet', 'eric-aggregator').spec.template.spec.containers[0].image);
+    expect(container.command).toEqual(['node', 'services/aggregator/dist/provision.js']);
+    expect(existsSync(join(root, 'services/aggregator/src/provision.ts')), 'the command the Job runs exists').toBe(true);
+    // Its settings come from a hook ConfigMap made before it (the release's is upgraded only later).
+    const config = find(manifests, 'ConfigMap', 'eric-topics');
+    expect(config.metadata.annotations?.['helm.sh/hook']).toBe('post-install,pre-upgrade');
+    expect(Number(config.metadata.annotations?.['helm.sh/hook-weight'])).toBeLessThan(Number(job.metadata.annotations?.['helm.sh/hook-weight']));
+    expect(container.envFrom).toEqual([{ configMapRef: { name: 'eric-topics' } }]);
+    expect(config.data.PROVISION_TIMEOUT_SECONDS).toBe('300');
   });
 
   it.each([
     ['defaults', []],
     ['ci/external-kafka-sasl-values.yaml', ['-f', join(chartDir, 'ci/external-kafka-sasl-values.yaml')]],
+    ['ci/existing-secrets-values.yaml', ['-f', join(chartDir, 'ci/existing-secrets-values.yaml')]],
     ['a custom retention', ['--set', 'aggregator.config.CHANGELOG_RETENTION_SECONDS=1234', '--set', 'aggregator.replicas=3']],
-  ])('%s: the Job creates exactly the topics the aggregator would (no drift)', (_name, args) => {
+  ])('%s: the Job gets every setting the aggregator gets, Kafka credentials and CA included (no drift)', (_name, args) => {
     const list = render(args as string[]);
-    const env = { ...find(list, 'ConfigMap', 'eric-config').data, POD_NAME: 'eric-aggregator-0' };
-    const expected = aggregatorTopics(loadAggregatorConfig({ env })).map((topic) => ({
-      name: topic.name,
-      partitions: topic.partitions,
-      config: topic.config ?? {},
-    }));
-    const specs = JSON.parse(jobEnv(list).TOPIC_SPECS).map((spec: any) => ({ name: spec.name, partitions: spec.partitions, config: spec.config ?? {} }));
-    expect(specs).toEqual(expected);
+    const release = find(list, 'ConfigMap', 'eric-config').data;
+    const own = new Set(describeSchema(aggregatorConfigSchema).map((row) => row.env!));
+    const aggregatorSettings = Object.fromEntries(Object.entries(release).filter(([key]) => own.has(key)));
+    expect(Object.keys(aggregatorSettings)).toEqual(expect.arrayContaining(['KAFKA_BROKERS', 'PARTITIONS', 'TOPIC_CHANGELOG', 'WINDOW_SECONDS']));
+    expect(jobConfig(list)).toMatchObject(aggregatorSettings);
+    const aggregator = find(list, 'StatefulSet', 'eric-aggregator').spec.template.spec;
+    const job = list.find((m) => m.kind === 'Job')!.spec.template.spec;
+    // The same credentials (from the Job's hook Secret unless they come from an existing Secret).
+    const keysOf = (env: any[] = []) => env.filter((e) => e.name.startsWith('KAFKA_')).map((e) => [e.name, e.valueFrom?.secretKeyRef?.key]);
+    expect(keysOf(job.containers[0].env)).toEqual(keysOf(aggregator.containers[0].env));
+    const mounts = (pod: any) => pod.containers[0].volumeMounts.map((m: any) => m.mountPath);
+    expect(mounts(job)).toEqual(mounts(aggregator));
   });
 
   it('ships the dashboard and the NOTES port-forward line', () => {
@@ -249,9 +258,11 @@ describe('the default release', () => {
   });
 });
 
-function jobEnv(manifests: Manifest[]): Record<string, string> {
+/** The topic Job's settings: its hook ConfigMap plus its own env, values as written in the manifest. */
+function jobConfig(manifests: Manifest[]): Record<string, string> {
   const job = manifests.find((m) => m.kind === 'Job');
-  return Object.fromEntries(job!.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+  const env = job!.spec.template.spec.containers[0].env ?? [];
+  return { ...find(manifests, 'ConfigMap', 'eric-topics').data, ...Object.fromEntries(env.map((e: any) => [e.name, e.value])) };
 }
 
 describe('Kafka and secrets', () => {
@@ -282,7 +293,9 @@ describe('Kafka and secrets', () => {
     const env = find(list, 'Deployment', 'eric-gateway').spec.template.spec.containers[0].env;
     expect(env.find((e: any) => e.name === 'KAFKA_SASL_USERNAME').valueFrom.secretKeyRef).toEqual({ name: 'eric-kafka-credentials', key: 'user' });
     expect(env.find((e: any) => e.name === 'GATEWAY_AUTH_TOKENS').valueFrom.secretKeyRef).toEqual({ name: 'eric-gateway-tokens', key: 'GATEWAY_AUTH_TOKENS' });
-    expect(jobEnv(list).KAFKA_SASL_USERNAME).toBeUndefined();
+    expect(jobConfig(list).KAFKA_SASL_USERNAME).toBeUndefined();
+    const jobEnv = list.find((m) => m.kind === 'Job')!.spec.template.spec.containers[0].env;
+    expect(jobEnv.find((e: any) => e.name === 'KAFKA_SASL_USERNAME').valueFrom.secretKeyRef).toEqual({ name: 'eric-kafka-credentials', key: 'user' });
     expect(find(list, 'Deployment', 'eric-gateway').spec.template.spec.containers[0].image).toBe(
       'registry.example/eric@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
     );

@@ -1,14 +1,14 @@
 /**
  * The Grafana dashboard and the alert rules proved against real data: the real pipeline (two
  * aggregators, the gateway and the producer from services/*\/dist on the test broker, topics
- * provisioned by the chart's own Job script), a real Prometheus (Debian's) scraping them on
+ * provisioned as the chart's topic Job does it), a real Prometheus (Debian's) scraping them on
  * loopback with the labels the chart's ServiceMonitor gives, and every PromQL expression of every
  * dashboard panel and every alert rule run against it. Each panel query must return data; each
  * alert expression must evaluate, its metrics must exist, and on this healthy pipeline only the
  * dead-letter alert (rendered with a threshold of 0, after we send malformed visits) may match.
  *
- * The chart's helm-test script (files/gateway-test.mjs) and topic script
- * (files/provision-topics.mjs) run here too, against the real gateway and broker.
+ * The chart's helm-test script (files/gateway-test.mjs) runs here too, against the real gateway.
+ * (The topic Job's command is tested on its own in services/aggregator/test/provision.int.test.ts.)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -95,8 +95,8 @@ let ws: WebSocket | undefined;
 
 beforeAll(async () => {
   const t = tools();
-  for (const service of ['aggregator', 'gateway', 'producer']) {
-    if (!existsSync(join(root, `services/${service}/dist/main.js`))) {
+  for (const entry of ['aggregator/dist/main.js', 'aggregator/dist/provision.js', 'gateway/dist/main.js', 'producer/dist/main.js']) {
+    if (!existsSync(join(root, 'services', entry))) {
       const build = run('npx', ['tsc', '--build']);
       if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
       break;
@@ -118,13 +118,11 @@ beforeAll(async () => {
   // The services' environment is the chart's: its ConfigMap, with the broker of the test.
   const config: Record<string, string> = { ...find(manifests, 'ConfigMap', 'eric-config').data, KAFKA_BROKERS: brokers, KAFKA_REPLICATION_FACTOR: '-1', LOG_LEVEL: 'info' };
   const job = find(manifests, 'Job', 'eric-topics').spec.template.spec.containers[0];
-  const jobEnv: Record<string, string> = Object.fromEntries(job.env.map((e: any) => [e.name, e.value]));
+  const jobEnv: Record<string, string> = { ...find(manifests, 'ConfigMap', 'eric-topics').data, KAFKA_BROKERS: brokers, KAFKA_REPLICATION_FACTOR: '-1' };
   rules = find(manifests, 'PrometheusRule', 'eric').spec.groups.flatMap((group: any) => group.rules);
 
-  // 1. Topics, as the chart's Job makes them.
-  const provision = run('node', [join(chartDir, 'files/provision-topics.mjs')], {});
-  expect(provision.status, 'provision-topics.mjs without TOPIC_SPECS is bad input').toBe(2);
-  const provisioned = await runScript('provision-topics.mjs', { ...jobEnv, KAFKA_BROKERS: brokers, KAFKA_REPLICATION_FACTOR: '-1' });
+  // 1. Topics, as the chart's Job makes them: its command with its settings.
+  const provisioned = await runNode(job.command.slice(1), jobEnv);
   if (provisioned.status !== 0) throw new Error(`topic provisioning failed:\n${provisioned.output}`);
 
   // 2. The pipeline.
@@ -205,9 +203,11 @@ afterAll(async () => {
   }
 }, 60_000);
 
-function runScript(script: string, env: Record<string, string>): Promise<{ status: number; output: string }> {
+const runScript = (script: string, env: Record<string, string>) => runNode([join(chartDir, 'files', script)], env);
+
+function runNode(args: string[], env: Record<string, string>): Promise<{ status: number; output: string }> {
   return new Promise((resolve) => {
-    const child = spawn('node', [join(chartDir, 'files', script)], { cwd: root, env: { PATH: process.env.PATH ?? '', ...env } });
+    const child = spawn('node', args, { cwd: root, env: { PATH: process.env.PATH ?? '', ...env } });
     let output = '';
     child.stdout.on('data', (chunk) => (output += chunk));
     child.stderr.on('data', (chunk) => (output += chunk));
@@ -275,37 +275,4 @@ describe('the chart\'s scripts on the real services', () => {
     const wrong = await runScript('gateway-test.mjs', { GATEWAY_URL: `http://127.0.0.1:${ports.gateway}`, EXPECT_AUTH: 'true', WAIT_SECONDS: '5' });
     expect(wrong.status, 'it fails when the gateway does not behave as expected').toBe(1);
   }, 60_000);
-
-  it('the topic Job (files/provision-topics.mjs) creates, grows to the replica count, and refuses to shrink', async () => {
-    const name = uniqueName('pkg-scale');
-    const specsFor = (replicas: number) => {
-      const manifests = render([
-        '--set', `topics.visits=${name}-visits`, '--set', `topics.repartition=${name}-repartition`, '--set', `topics.changelog=${name}-changelog`,
-        '--set', `topics.activeVisitors=${name}-active`, '--set', `topics.deadLetter=${name}-dead`, '--set', `aggregator.replicas=${replicas}`,
-      ]);
-      return find(manifests, 'Job', 'eric-topics').spec.template.spec.containers[0].env.find((e: any) => e.name === 'TOPIC_SPECS').value as string;
-    };
-    const env = (replicas: number) => ({ KAFKA_BROKERS: brokers, TOPIC_SPECS: specsFor(replicas), PROVISION_TIMEOUT_SECONDS: '30' });
-    const admin = new TopicAdmin(settings);
-    try {
-      expect((await runScript('provision-topics.mjs', env(2))).status).toBe(0);
-      expect(await admin.partitionCount(`${name}-repartition`)).toBe(2);
-      expect(await admin.partitionCount(`${name}-changelog`)).toBe(2);
-      expect(await admin.partitionCount(`${name}-active`)).toBe(1);
-
-      const grown = await runScript('provision-topics.mjs', env(3));
-      expect(grown.status, grown.output).toBe(0);
-      expect(grown.output).toContain('topic grown');
-      expect(await admin.partitionCount(`${name}-repartition`)).toBe(3);
-      expect(await admin.partitionCount(`${name}-changelog`)).toBe(3);
-
-      const shrink = await runScript('provision-topics.mjs', env(2));
-      expect(shrink.status).toBe(1);
-      expect(shrink.output).toContain('Kafka cannot remove partitions');
-      expect(await admin.partitionCount(`${name}-repartition`)).toBe(3);
-    } finally {
-      for (const suffix of ['visits', 'repartition', 'changelog', 'active', 'dead']) await admin.deleteTopic(`${name}-${suffix}`).catch(() => undefined);
-      admin.close();
-    }
-  }, 120_000);
 });

@@ -3,7 +3,7 @@
  * compose-go, skaffold's own v4beta schema), and the facts they must agree on with the chart
  * and the Dockerfile.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv from 'ajv';
 import Ajv2020 from 'ajv/dist/2020.js';
@@ -59,17 +59,18 @@ describe('docker-compose.yml', () => {
     }
   });
 
-  it('runs four aggregators with ordinals 0..3 and PARTITIONS=4, and provisions topics exactly as the chart does for 4 replicas', () => {
+  it('runs four aggregators with ordinals 0..3 and PARTITIONS=4, and provisions topics as the chart does: the aggregator\'s provision command with the aggregators\' settings', () => {
     const aggregators = Object.entries(compose.services).filter(([name]) => name.startsWith('aggregator-')) as Array<[string, any]>;
     expect(aggregators.map(([, service]) => service.environment.AGGREGATOR_ORDINAL).sort()).toEqual(['0', '1', '2', '3']);
     for (const [, service] of aggregators) {
       expect(service.environment.PARTITIONS).toBe('4');
       expect(service.command).toEqual(['node', 'services/aggregator/dist/main.js']);
     }
+    const topics = compose.services.topics;
     const job = find(render(['--set', 'aggregator.replicas=4']), 'Job', 'eric-topics');
-    const chartSpecs = job.spec.template.spec.containers[0].env.find((e: any) => e.name === 'TOPIC_SPECS').value;
-    expect(JSON.parse(compose.services.topics.environment.TOPIC_SPECS)).toEqual(JSON.parse(chartSpecs));
-    expect(compose.services.topics.volumes[0]).toContain('./charts/eric/files/provision-topics.mjs:');
+    expect(topics.command).toEqual(job.spec.template.spec.containers[0].command);
+    const { AGGREGATOR_ORDINAL: _ordinal, ...aggregatorSettings } = aggregators[0]![1].environment;
+    expect(topics.environment).toMatchObject(aggregatorSettings);
   });
 
   it('hardens the Eric containers like the chart and provisions Grafana with the chart\'s dashboard', () => {
@@ -80,7 +81,7 @@ describe('docker-compose.yml', () => {
     }
     expect(compose.services.gateway.ports).toContain('127.0.0.1:6066:6066');
     expect(compose.services.grafana.volumes).toContain('./charts/eric/dashboards:/var/lib/grafana/dashboards/eric:ro');
-    for (const volume of [...compose.services.grafana.volumes, ...compose.services.prometheus.volumes, ...compose.services.topics.volumes]) {
+    for (const volume of [...compose.services.grafana.volumes, ...compose.services.prometheus.volumes]) {
       expect(existsSync(join(root, volume.split(':')[0])), volume).toBe(true);
     }
     const prometheus = parse(readText('deploy/prometheus.yml'));
@@ -203,16 +204,27 @@ describe('Dockerfile', () => {
     expect(seen.has('services/shared')).toBe(true);
   });
 
+  it('ships no benchmark and no test helper: the services\' src/ imports neither', () => {
+    expect(readText('.dockerignore').split('\n')).toEqual(expect.arrayContaining(['services/*/test', 'services/*/bench']));
+    const sources = (dir: string): string[] =>
+      readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? sources(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : []));
+    for (const service of ['aggregator', 'gateway', 'producer']) {
+      const files = sources(`services/${service}/src`);
+      expect(files.filter((file) => /\/bench\//.test(file)), service).toEqual([]);
+      for (const file of files) expect(readText(file), file).not.toMatch(/from '(@eric\/shared\/testing[^']*|[^']*\/test\/[^']*)'/);
+    }
+  });
+
   it('runs as a numeric non-root user, and every command the chart and compose run exists in the image', () => {
     expect(dockerfile).toMatch(/^USER 1000:1000$/m);
     const copied = [...dockerfile.matchAll(/^COPY --from=build \S+ \/app\/(\S+) /gm)].map((m) => m[1]!);
     const commands = new Set<string>();
-    for (const template of ['aggregator-statefulset.yaml', 'gateway-deployment.yaml', 'producer-deployment.yaml']) {
+    for (const template of ['aggregator-statefulset.yaml', 'gateway-deployment.yaml', 'producer-deployment.yaml', 'topics-job.yaml']) {
       const command = readText(`charts/eric/templates/${template}`).match(/command: \["node", "([^"]+)"\]/)![1]!;
       commands.add(command);
     }
     for (const service of Object.values(compose.services) as any[]) if (service.command?.[0] === 'node' && !service.command[1].startsWith('/')) commands.add(service.command[1]);
-    expect([...commands].sort()).toEqual(['services/aggregator/dist/main.js', 'services/gateway/dist/main.js', 'services/producer/dist/main.js']);
+    expect([...commands].sort()).toEqual(['services/aggregator/dist/main.js', 'services/aggregator/dist/provision.js', 'services/gateway/dist/main.js', 'services/producer/dist/main.js']);
     for (const command of commands) {
       expect(copied.some((path) => command.startsWith(path)), command).toBe(true);
       // The compiled entry point comes from a source file of the same name.

@@ -12,9 +12,8 @@
  * Not part of `make test`: it takes about half an hour.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testKafkaSettings } from '@eric/shared/testing';
+import { finalsOf, readResults, testKafkaSettings } from '@eric/shared/testing';
 import { PrivateBroker, sleep } from '@eric/shared/testing/process';
-import { finalsOf, readResults } from '../../services/aggregator/test/support/results.js';
 import { DashboardClient, expectedCounts } from '../e2e/support/dashboard-client.js';
 import { Pipeline, Traffic } from '../e2e/support/pipeline.js';
 

@@ -172,17 +172,22 @@ APPLICATION_ID: {{ .Values.aggregator.applicationId | quote }}
 {{- end }}
 
 {{- define "eric.kafka.secretEnv" -}}
-{{- if include "eric.kafka.sasl" . }}
+{{- include "eric.kafka.secretEnvFrom" (dict "context" . "secret" (include "eric.kafka.saslSecretName" .)) }}
+{{- end }}
+
+{{/* The SASL credentials from a given Secret. Call with (dict "context" $ "secret" "<name>"). */}}
+{{- define "eric.kafka.secretEnvFrom" -}}
+{{- if include "eric.kafka.sasl" .context }}
 - name: KAFKA_SASL_USERNAME
   valueFrom:
     secretKeyRef:
-      name: {{ include "eric.kafka.saslSecretName" . }}
-      key: {{ .Values.externalKafka.sasl.usernameKey }}
+      name: {{ .secret }}
+      key: {{ .context.Values.externalKafka.sasl.usernameKey }}
 - name: KAFKA_SASL_PASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ include "eric.kafka.saslSecretName" . }}
-      key: {{ .Values.externalKafka.sasl.passwordKey }}
+      name: {{ .secret }}
+      key: {{ .context.Values.externalKafka.sasl.passwordKey }}
 {{- end }}
 {{- end }}
 

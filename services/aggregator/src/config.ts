@@ -150,6 +150,17 @@ export const aggregatorConfigSchema = {
   },
 };
 
+/** The `provision` command's settings (provision.ts): the aggregator's, plus how long to wait for Kafka. */
+export const provisionConfigSchema = {
+  ...aggregatorConfigSchema,
+  provisionTimeoutSeconds: {
+    doc: 'provision command only: how long it retries while Kafka does not answer, seconds (a broker may still be starting).',
+    format: 'positive-int',
+    default: 300,
+    env: 'PROVISION_TIMEOUT_SECONDS',
+  },
+};
+
 export type AggregatorConfig = ReturnType<typeof loadAggregatorConfig>;
 
 export function loadAggregatorConfig(options?: LoadOptions) {

@@ -1,18 +1,28 @@
-/** The topics the aggregator reads and writes, with the settings each needs when it is created. */
+/**
+ * The topics the aggregator reads and writes, with the settings each needs when it is created:
+ * the only definition of Eric's topics. The aggregator ensures them at start, and its `provision`
+ * command (provision.ts: the chart's topic Job, docker-compose's `topics` service) creates and
+ * scales them before the aggregators start.
+ */
 import { visitsTopicSpec, type TopicSpec } from '@eric/shared';
 import { changelogRetentionMs, type AggregatorConfig } from './config.js';
 
-export function aggregatorTopics(config: AggregatorConfig): TopicSpec[] {
+/** The part of the aggregator's configuration the topics depend on (no ordinal: see provision.ts). */
+export type TopicsConfig = Pick<AggregatorConfig, 'topics' | 'visitsPartitions' | 'partitions' | 'window' | 'count'>;
+
+export function aggregatorTopics(config: TopicsConfig): TopicSpec[] {
   const retentionMs = changelogRetentionMs(config);
   return [
     visitsTopicSpec(config.topics.visits, config.visitsPartitions),
-    // P partitions each; a different count is reported by the topology check, not fatal, so that
-    // scaling (partitions first, then processes) never takes the aggregator down.
-    { name: config.topics.repartition, partitions: config.partitions, exactPartitions: false },
+    // P partitions each; at start a different count is reported by the topology check, not fatal,
+    // so that scaling (partitions first, then processes) never takes the aggregator down. The
+    // provision command grows them to P, and refuses more.
+    { name: config.topics.repartition, partitions: config.partitions, exactPartitions: false, followsScale: true },
     {
       name: config.topics.changelog,
       partitions: config.partitions,
       exactPartitions: false,
+      followsScale: true,
       config: {
         // Compaction keeps one record per key; deletion drops the ids of long-closed windows so
         // the partition, and with it restore time, stays bounded.

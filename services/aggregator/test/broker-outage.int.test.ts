@@ -5,11 +5,10 @@
  * told to stop meanwhile. Each test uses a broker of its own, which it stops or freezes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isolatedRunEnv, produceRecords, testKafkaSettings, uniqueName } from '@eric/shared/testing';
+import { finalsOf, isolatedRunEnv, produceRecords, readResults, testKafkaSettings, uniqueName, waitForFinals } from '@eric/shared/testing';
 import { PrivateBroker } from '@eric/shared/testing/process';
 import { AggregatorProcess, buildAggregator, sleep } from './support/aggregator-process.js';
 import { expectedFinals, type ModelVisit } from './support/model.js';
-import { finalsOf, readResults, waitForFinals } from './support/results.js';
 
 const broker = new PrivateBroker('aggregator-outage', 700);
 const settings = testKafkaSettings(broker.brokers);

@@ -4,10 +4,9 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { TopicAdmin } from '@eric/shared';
-import { produceRecords, readRecords, testKafkaSettings, uniqueName, isolatedRunEnv } from '@eric/shared/testing';
+import { finalKey, finalsOf, isolatedRunEnv, produceRecords, readRecords, testKafkaSettings, uniqueName, waitForFinals } from '@eric/shared/testing';
 import { AggregatorProcess, buildAggregator, sleep } from './support/aggregator-process.js';
-import { expectedFinals, finalKey, type ModelVisit } from './support/model.js';
-import { finalsOf, waitForFinals } from './support/results.js';
+import { expectedFinals, type ModelVisit } from './support/model.js';
 
 const settings = testKafkaSettings(inject('kafkaBrokers'));
 const SIZE = 3;

@@ -4,10 +4,9 @@
  */
 import { describe, expect, inject, it } from 'vitest';
 import { TopicAdmin, kafka, rdkafkaConnectionConfig } from '@eric/shared';
-import { produceRecords, testKafkaSettings, uniqueName, isolatedRunEnv } from '@eric/shared/testing';
+import { finalsOf, isolatedRunEnv, produceRecords, readResults, testKafkaSettings, uniqueName, waitForFinals } from '@eric/shared/testing';
 import { AggregatorProcess, buildAggregator, sleep } from './support/aggregator-process.js';
 import { expectedFinals, type ModelVisit } from './support/model.js';
-import { finalsOf, readResults, waitForFinals } from './support/results.js';
 
 const settings = testKafkaSettings(inject('kafkaBrokers'));
 const SIZE = 10;

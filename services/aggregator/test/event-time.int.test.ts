@@ -7,10 +7,9 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { TopicAdmin } from '@eric/shared';
-import { isolatedRunEnv, produceRecords, testKafkaSettings, uniqueName, type OutgoingRecord } from '@eric/shared/testing';
+import { finalKey, finalsOf, isolatedRunEnv, produceRecords, readResults, testKafkaSettings, uniqueName, waitForFinals, type OutgoingRecord } from '@eric/shared/testing';
 import { AggregatorProcess, buildAggregator, sleep } from './support/aggregator-process.js';
-import { finalKey, type ModelVisit } from './support/model.js';
-import { finalsOf, readResults, waitForFinals } from './support/results.js';
+import type { ModelVisit } from './support/model.js';
 
 const settings = testKafkaSettings(inject('kafkaBrokers'));
 let running: AggregatorProcess[] = [];

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 /** Which accounts a connection or request may see. */
 export type AccountScope = { all: true } | { all: false; accounts: ReadonlySet<number> };
 
-export const ALL_ACCOUNTS: AccountScope = { all: true };
+const ALL_ACCOUNTS: AccountScope = { all: true };
 
 export function scopeAllows(scope: AccountScope, accountId: number): boolean {
   return scope.all || scope.accounts.has(accountId);

@@ -16,11 +16,11 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createHttpServer, operationsRoutes, type Logger, type Readiness } from '@eric/shared';
 import { presentedToken, scopeAllows, type AccessControl, type AccountScope } from './access.js';
-import type { Collator, WindowView } from './collator.js';
+import type { Collator } from './collator.js';
 import { loadDashboardAssets } from './dashboard-assets.js';
 import { isProtocolViolation, type Hub } from './hub.js';
 import type { GatewayMetrics } from './metrics.js';
-import { matchesFilter, type Filter } from './protocol.js';
+import { matchesFilter, type Filter, type WindowView } from './protocol.js';
 
 export interface AppDependencies {
   logger: Logger;

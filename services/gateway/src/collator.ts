@@ -13,18 +13,7 @@
  *   entries are held (the oldest windows go first), so memory stays bounded.
  */
 import type { WindowResult } from '@eric/shared';
-
-/** What clients see: the original app's message shape plus `final`. */
-export interface WindowView {
-  account_id: number;
-  store_id: string | null;
-  /** Window start, epoch seconds. */
-  ts_from: number;
-  /** Window end (exclusive), epoch seconds. */
-  ts_to: number;
-  count: number;
-  final: boolean;
-}
+import type { WindowView } from './protocol.js';
 
 export type ApplyOutcome =
   | { changed: true; view: WindowView }

@@ -65,8 +65,7 @@ export class ActiveVisitorsFollower {
     );
     this.#consumer.setDefaultConsumeTimeout(CONSUME_WAIT_MS);
     // Wait only for the first record of a batch: at 100 results/s a batch must not wait for 1000.
-    // (The method exists in the library but is missing from its typings.)
-    (this.#consumer as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(only: boolean): void }).setDefaultIsTimeoutOnlyForFirstMessage(true);
+    kafka.returnBatchesPromptly(this.#consumer);
     this.#consumer.on('partition.eof', () => {
       if (!this.#status.caughtUp) this.#options.logger.info({ nextOffset: this.#status.nextOffset }, 'caught up with active-visitors');
       this.#status.caughtUp = true;

@@ -8,11 +8,12 @@ import { Readiness, createMetricsRegistry, parseWindowResult, type Logger, type 
 import type { Registry } from 'prom-client';
 import { AccessControl } from './access.js';
 import { buildApp } from './app.js';
-import { Collator, type WindowView } from './collator.js';
+import { Collator } from './collator.js';
 import type { GatewayConfig } from './config.js';
 import { ActiveVisitorsFollower } from './follower.js';
 import { Hub } from './hub.js';
 import { createGatewayMetrics } from './metrics.js';
+import type { WindowView } from './protocol.js';
 
 export interface Gateway {
   app: FastifyInstance;

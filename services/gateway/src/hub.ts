@@ -22,17 +22,15 @@ import type { Duplex } from 'node:stream';
 import { WebSocket, type RawData } from 'ws';
 import type { Logger } from '@eric/shared';
 import { scopeAllows, type AccountScope } from './access.js';
-import type { WindowView } from './collator.js';
 import { LogThrottle } from './log-throttle.js';
 import type { DropReason, GatewayMetrics } from './metrics.js';
-import { encodeView, errorMessage, matchesFilter, parseClientMessage, type ClientMessageError, type Filter } from './protocol.js';
+import { encodeView, errorMessage, matchesFilter, parseClientMessage, type ClientMessageError, type Filter, type WindowView } from './protocol.js';
 
 /** Close codes (RFC 6455 §7.4.1). */
-export const CloseCode = {
+const CloseCode = {
   normal: 1000,
   goingAway: 1001,
   policyViolation: 1008,
-  messageTooBig: 1009,
   tryAgainLater: 1013,
 } as const;
 

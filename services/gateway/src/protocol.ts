@@ -9,7 +9,18 @@
  * optional; `account: null` or `filter: {}` clears the filter), and the text `close`.
  */
 import { reject, type Validation } from '@eric/shared';
-import type { WindowView } from './collator.js';
+
+/** A server → client frame: what clients see, the original app's message shape plus `final`. */
+export interface WindowView {
+  account_id: number;
+  store_id: string | null;
+  /** Window start, epoch seconds. */
+  ts_from: number;
+  /** Window end (exclusive), epoch seconds. */
+  ts_to: number;
+  count: number;
+  final: boolean;
+}
 
 /** Which results a client wants; an absent field matches everything. */
 export interface Filter {

@@ -8,7 +8,8 @@ import { Readiness, createLogger, createMetricsRegistry, type WindowResult } fro
 import { afterEach, describe, expect, it } from 'vitest';
 import { AccessControl } from '../src/access.js';
 import { buildApp } from '../src/app.js';
-import { Collator, type WindowView } from '../src/collator.js';
+import { Collator } from '../src/collator.js';
+import type { WindowView } from '../src/protocol.js';
 import { Hub } from '../src/hub.js';
 import { createGatewayMetrics } from '../src/metrics.js';
 import { TestClient, closeCodeAfterUnreadSend, waitUntil, type Frame } from './ws-client.js';

@@ -1,18 +1,40 @@
-export * from './config.js';
-export * from './logger.js';
-export * from './metrics.js';
-export * from './lifecycle.js';
-export * from './http/base.js';
-export * from './http/readiness.js';
-export * from './http/liveness.js';
-export * from './kafka/settings.js';
-export * from './kafka/topics.js';
-export * from './kafka/topic-names.js';
-export * as kafka from './kafka/rdkafka.js';
-export * from './kafka/client-errors.js';
-export * from './kafka/reachability.js';
-export * from './kafka/transactions.js';
-export * from './schemas/result.js';
-export * from './schemas/visit.js';
-export * from './schemas/window-result.js';
-export * from './partitioner.js';
+/**
+ * @eric/shared: what every Eric service shares, exported by name: only what the services use.
+ * Test helpers are apart, in `@eric/shared/testing` and `@eric/shared/testing/process`.
+ */
+
+// Configuration, logs, metrics, process lifecycle.
+export { ConfigError, describeSchema, loadConfig, type LoadOptions } from './config.js';
+export { createLogger, logConfigSchema, type Logger } from './logger.js';
+export { createMetricsRegistry } from './metrics.js';
+export { runServiceProcess, type RunningService } from './lifecycle.js';
+
+// HTTP: the server, /healthz and /ready.
+export { createHttpServer, httpConfigSchema, operationsRoutes } from './http/base.js';
+export { Readiness, type CheckResult } from './http/readiness.js';
+export { Liveness, type ProgressWatch } from './http/liveness.js';
+
+// Kafka: settings, topics, the native client's calls, transactions.
+export { kafkaConfigSchema, rdkafkaConnectionConfig, type KafkaSettings } from './kafka/settings.js';
+export { TopicAdmin, TopicMismatchError, type TopicSpec } from './kafka/topics.js';
+export { topicNameSchema, visitsPartitionsSchema, visitsTopicSpec } from './kafka/topic-names.js';
+import * as kafka from './kafka/rdkafka.js';
+export { kafka };
+export { logClientErrors } from './kafka/client-errors.js';
+export { KafkaReachability } from './kafka/reachability.js';
+export { ShutdownInterrupted, TransactionStuck, TransactionalProducer } from './kafka/transactions.js';
+
+// Messages: the visit, the window result, and their keys and partitions.
+export { reject, type Validation } from './schemas/result.js';
+export {
+  DEFAULT_VISIT_LIMITS,
+  VISIT_REJECTIONS,
+  parseVisit,
+  repartitionKey,
+  validateVisit,
+  type Visit,
+  type VisitLimits,
+  type VisitRejection,
+} from './schemas/visit.js';
+export { parseWindowResult, type WindowResult } from './schemas/window-result.js';
+export { partitionForKey } from './partitioner.js';

@@ -1,21 +1,12 @@
 /** A websocket client of the gateway, as a dashboard is: it keeps every frame it receives. */
+import type { Visit } from '@eric/shared';
+import { finalKey } from '@eric/shared/testing';
 import WebSocket from 'ws';
-
-export interface CountFrame {
-  account_id: number;
-  store_id: string | null;
-  ts_from: number;
-  ts_to: number;
-  count: number;
-  final: boolean;
-}
-
-export function frameKey(account: number, store: string | null, start: number): string {
-  return `${account}|${store === null ? '<null>' : store}|${start}`;
-}
+// The gateway's wire type: what a dashboard receives.
+import type { WindowView } from '../../../services/gateway/src/protocol.js';
 
 export class DashboardClient {
-  readonly frames: CountFrame[] = [];
+  readonly frames: WindowView[] = [];
   #socket: WebSocket | undefined;
 
   static async connect(port: number): Promise<DashboardClient> {
@@ -27,7 +18,7 @@ export class DashboardClient {
   async #open(port: number): Promise<void> {
     const socket = new WebSocket(`ws://127.0.0.1:${port}/ws`);
     socket.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as CountFrame & { type?: string };
+      const frame = JSON.parse(String(data)) as WindowView & { type?: string };
       if (frame.type === undefined) this.frames.push(frame);
     });
     await new Promise<void>((resolve, reject) => {
@@ -40,7 +31,7 @@ export class DashboardClient {
   /** The final count of each window, from the frames with final: true. */
   finals(): Map<string, number> {
     const finals = new Map<string, number>();
-    for (const frame of this.frames) if (frame.final) finals.set(frameKey(frame.account_id, frame.store_id, frame.ts_from), frame.count);
+    for (const frame of this.frames) if (frame.final) finals.set(finalKey(frame.account_id, frame.store_id, frame.ts_from), frame.count);
     return finals;
   }
 
@@ -61,10 +52,10 @@ export class DashboardClient {
 }
 
 /** Distinct visit ids per (account, store, window): what every final must say. */
-export function expectedCounts(visits: Array<{ id: string; account_id: number; store_id: string | null; timestamp: number }>, windowSeconds: number): Map<string, number> {
+export function expectedCounts(visits: Visit[], windowSeconds: number): Map<string, number> {
   const ids = new Map<string, Set<string>>();
   for (const visit of visits) {
-    const key = frameKey(visit.account_id, visit.store_id, Math.floor(visit.timestamp / windowSeconds) * windowSeconds);
+    const key = finalKey(visit.account_id, visit.store_id, Math.floor(visit.timestamp / windowSeconds) * windowSeconds);
     if (!ids.has(key)) ids.set(key, new Set());
     ids.get(key)!.add(visit.id);
   }

@@ -3,6 +3,7 @@
  * processes on a real broker, with unique topic names so runs never mix.
  */
 import { ServiceProcess, buildService, sleep } from '@eric/shared/testing/process';
+import type { Visit } from '@eric/shared';
 import { isolatedRunEnv, uniqueName } from '@eric/shared/testing';
 
 export interface PipelineOptions {
@@ -10,13 +11,6 @@ export interface PipelineOptions {
   partitions: number;
   windowSeconds: number;
   graceSeconds: number;
-}
-
-export interface TestVisit {
-  id: string;
-  account_id: number;
-  store_id: string | null;
-  timestamp: number;
 }
 
 export class Pipeline {
@@ -82,7 +76,7 @@ export class Pipeline {
    * Posts visits to the producer's ingestion API; resolves to true on 202 (Kafka acknowledged
    * every one), false on 503 (the broker is unavailable: nothing is acknowledged).
    */
-  async post(visits: TestVisit[]): Promise<boolean> {
+  async post(visits: Visit[]): Promise<boolean> {
     try {
       const response = await fetch(`http://127.0.0.1:${this.producer.port}/v1/visits`, {
         method: 'POST',
@@ -99,7 +93,7 @@ export class Pipeline {
   }
 
   /** Posts until acknowledged: a visit retried with the same id is never counted twice. */
-  async postUntilAcknowledged(visits: TestVisit[], timeoutMs = 60_000): Promise<void> {
+  async postUntilAcknowledged(visits: Visit[], timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!(await this.post(visits))) {
       if (Date.now() > deadline) throw new Error('visits were never acknowledged');
@@ -113,7 +107,7 @@ export class Pipeline {
  * stores a, b and null, with some ids re-sent (duplicates). Keeps every acknowledged visit.
  */
 export class Traffic {
-  readonly acknowledged: TestVisit[] = [];
+  readonly acknowledged: Visit[] = [];
   #running = false;
   #loop: Promise<void> | undefined;
   #sequence = 0;
@@ -138,7 +132,7 @@ export class Traffic {
     const stores = ['a', 'b', null];
     while (this.#running) {
       const now = Date.now() / 1000;
-      const batch: TestVisit[] = [];
+      const batch: Visit[] = [];
       for (let i = 0; i < (this.options.batchSize ?? 20); i++) {
         const n = this.#sequence++;
         if ((this.options.resend ?? true) && n % 10 === 9 && this.acknowledged.length > 0) {

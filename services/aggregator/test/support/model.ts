@@ -10,19 +10,14 @@
  * batch — every visit of the very first batch is on time: tests keep late visits far behind the
  * stream, and out of its beginning.)
  */
-export interface ModelVisit {
-  id: string;
-  account_id: number;
-  store_id: string | null;
-  timestamp: number;
-}
+import type { Visit } from '@eric/shared';
+import { finalKey } from '@eric/shared/testing';
+
+/** A visit as the model sees it: the shared Visit. */
+export type ModelVisit = Visit;
 
 /** Arrival time in Kafka (epoch seconds) of each visit, when known. */
 export type Arrivals = Map<ModelVisit, number>;
-
-export function finalKey(account: number, store: string | null, start: number): string {
-  return `${account}|${store === null ? '<null>' : store}|${start}`;
-}
 
 export function expectedFinals(visits: ModelVisit[], size: number, grace: number, arrivals?: Arrivals): { finals: Map<string, number>; late: number } {
   const ids = new Map<string, Set<string>>();

@@ -48,7 +48,7 @@ export function pendingCalls(): PendingCall[] {
 }
 
 /** How much longer than its own timeout a native call may take before its wait is reported. */
-export const OVERDUE_MARGIN_MS = 5_000;
+const OVERDUE_MARGIN_MS = 5_000;
 /** A deadline timer this late means the whole process was paused, not that the call was slow. */
 const PAUSE_TOLERANCE_MS = 1_000;
 

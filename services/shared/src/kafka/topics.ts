@@ -20,6 +20,13 @@ export interface TopicSpec {
    * in a consumer group, such as the repartition stage on `visits`, work with any count.
    */
   exactPartitions?: boolean;
+  /**
+   * The partition count follows the deployment's scale, as the aggregator's repartition and
+   * changelog topics follow its replica count. `provisionTopics` grows such a topic when it has
+   * fewer partitions and refuses it when it has more (Kafka cannot remove partitions, and a
+   * partition no process owns is never read); `ensureTopics` leaves it to `exactPartitions`.
+   */
+  followsScale?: boolean;
 }
 
 export class TopicMismatchError extends Error {
@@ -58,12 +65,16 @@ export class TopicAdmin {
 
   /** Creates the missing topics and checks the partition count of all of them. */
   async ensureTopics(specs: TopicSpec[]): Promise<void> {
-    for (const spec of specs) {
-      const created = await this.#createIfMissing(spec);
-      const partitions = await this.partitionCount(spec.name);
-      if (spec.exactPartitions !== false && partitions !== spec.partitions) throw new TopicMismatchError(spec.name, partitions, spec.partitions);
-      this.#logger?.info({ topic: spec.name, partitions, created }, created ? 'topic created' : 'topic exists');
-    }
+    await this.#ensure(specs, false);
+  }
+
+  /**
+   * `ensureTopics` for a deployment step (the aggregator's `provision` command): a topic that
+   * follows the scale is also grown to its partition count, and one with more partitions is a
+   * TopicMismatchError even though the services would accept it.
+   */
+  async provisionTopics(specs: TopicSpec[]): Promise<void> {
+    await this.#ensure(specs, true);
   }
 
   /** The number of partitions of a topic; retried briefly because a new topic takes a moment to appear. */
@@ -98,6 +109,21 @@ export class TopicAdmin {
 
   close(): void {
     this.#client.disconnect();
+  }
+
+  async #ensure(specs: TopicSpec[], provisioning: boolean): Promise<void> {
+    for (const spec of specs) {
+      const created = await this.#createIfMissing(spec);
+      const partitions = await this.partitionCount(spec.name);
+      const scaled = provisioning && spec.followsScale === true;
+      if (scaled && partitions < spec.partitions) {
+        await this.addPartitions(spec.name, spec.partitions);
+        this.#logger?.info({ topic: spec.name, from: partitions, to: spec.partitions }, 'topic grown');
+        continue;
+      }
+      if ((scaled || spec.exactPartitions !== false) && partitions !== spec.partitions) throw new TopicMismatchError(spec.name, partitions, spec.partitions);
+      this.#logger?.info({ topic: spec.name, partitions, created }, created ? 'topic created' : 'topic exists');
+    }
   }
 
   async #createIfMissing(spec: TopicSpec): Promise<boolean> {

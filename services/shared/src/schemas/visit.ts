@@ -117,9 +117,11 @@ export function validateVisit(
 }
 
 /**
- * The repartition key of a visit: all visits of one (account, store) share it, so they land on
- * the same partition and the same counting process. A null store is written as an empty string
- * here; the key only chooses the partition, the counting state keeps null and "" apart.
+ * The key of every record about one (account, store): `<account_id>:<store_id>`. On the
+ * repartition topic all visits of one (account, store) share it, so they land on the same
+ * partition and the same counting process; on `active-visitors` it is the key of the window
+ * results, so a reader or a compacted copy can group by it. A null store is written as an empty
+ * string here; the key only chooses the partition, the counting state keeps null and "" apart.
  */
 export function repartitionKey(visit: Pick<Visit, 'account_id' | 'store_id'>): string {
   return `${visit.account_id}:${visit.store_id ?? ''}`;

@@ -1,7 +1,15 @@
-/** Reading what the aggregator wrote to active-visitors, as a read_committed consumer sees it. */
-import { parseWindowResult, type KafkaSettings, type WindowResult } from '@eric/shared';
-import { readRecords } from '@eric/shared/testing';
-import { finalKey } from './model.js';
+/**
+ * Reading what the aggregator wrote to active-visitors, as a read_committed consumer sees it, and
+ * the final counts in it by window: for the aggregator's tests and the whole-pipeline ones.
+ */
+import { parseWindowResult, type WindowResult } from '../schemas/window-result.js';
+import type { KafkaSettings } from '../kafka/settings.js';
+import { readRecords } from './kafka.js';
+
+/** The key of one window of one (account, store) in the tests' maps of final counts. */
+export function finalKey(account: number, store: string | null, start: number): string {
+  return `${account}|${store === null ? '<null>' : store}|${start}`;
+}
 
 export async function readResults(settings: KafkaSettings, topic: string, idleMs = 1500): Promise<WindowResult[]> {
   const records = await readRecords(settings, topic, { partitions: [0], idleMs, timeoutMs: 60_000 });

@@ -16,11 +16,12 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { TopicAdmin, kafka, rdkafkaConnectionConfig, visitsTopicSpec } from '@eric/shared';
 import { testKafkaSettings, uniqueName, isolatedRunEnv } from '@eric/shared/testing';
-import { idRecord } from '../count/changelog.js';
+// The compiled aggregator, as the image runs it: its entry point and its changelog record format.
+import { idRecord } from '../../dist/count/changelog.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const settings = testKafkaSettings(brokers, 'eric-bench');
-const entry = fileURLToPath(new URL('../main.js', import.meta.url));
+const entry = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 const VISITS = Number(process.env.BENCH_VISITS ?? 500_000);
 const PARTITION_COUNTS = (process.env.BENCH_PARTITIONS ?? '1,4').split(',').filter(Boolean).map(Number);
 const RESTORE_RECORDS = Number(process.env.BENCH_RESTORE_RECORDS ?? 1_000_000);
