@@ -1,5 +1,5 @@
 /** Window results as written to `active-visitors`. */
-import type { WindowResult } from '@eric/shared';
+import { repartitionKey, type WindowResult } from '@eric/shared';
 import type { OpenWindow } from './window-store.js';
 import type { WindowSpec } from './windows.js';
 
@@ -16,14 +16,10 @@ export function windowResult(window: OpenWindow, spec: WindowSpec, final: boolea
 }
 
 /**
- * The key of a result on `active-visitors`: the (account, store) it counts. The topic has one
- * partition, so the key does not route; it lets a reader or a compacted copy group by key.
+ * A result as the record written to `active-visitors`, keyed by the (account, store) it counts,
+ * as on the repartition topic. The topic has one partition, so the key does not route; it lets a
+ * reader or a compacted copy group by key.
  */
-function resultKey(window: Pick<OpenWindow, 'account_id' | 'store_id'>): string {
-  return `${window.account_id}:${window.store_id ?? ''}`;
-}
-
-/** A result as the record written to `active-visitors`. */
 export function resultRecord(result: WindowResult): { key: string; value: Buffer } {
-  return { key: resultKey(result), value: Buffer.from(JSON.stringify(result)) };
+  return { key: repartitionKey(result), value: Buffer.from(JSON.stringify(result)) };
 }

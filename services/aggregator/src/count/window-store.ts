@@ -6,6 +6,7 @@
  * Pure and synchronous: the window counter (window-counter.ts) decides here what to do with each
  * visit, and turns the consequences into changelog records and results.
  */
+import type { Visit } from '@eric/shared';
 import { closesAt, encodeWindowKey, windowStart, type WindowKey, type WindowSpec } from './windows.js';
 
 export interface OpenWindow extends WindowKey {
@@ -17,13 +18,6 @@ export interface OpenWindow extends WindowKey {
 }
 
 export type AddOutcome = 'counted' | 'duplicate' | 'late';
-
-export interface VisitLike {
-  id: string;
-  account_id: number;
-  store_id: string | null;
-  timestamp: number;
-}
 
 export class WindowStore {
   readonly #windows = new Map<string, OpenWindow>();
@@ -50,7 +44,7 @@ export class WindowStore {
    * Counts a visit unless its window is already closed at `closeClock` or the id was seen.
    * Returns the window key when counted, so the caller can log it to the changelog.
    */
-  add(visit: VisitLike, closeClock: number): { outcome: AddOutcome; key: WindowKey } {
+  add(visit: Visit, closeClock: number): { outcome: AddOutcome; key: WindowKey } {
     const key: WindowKey = { account_id: visit.account_id, store_id: visit.store_id, start: windowStart(visit.timestamp, this.spec) };
     if (closesAt(key.start, this.spec) <= closeClock) return { outcome: 'late', key };
     return { outcome: this.insert(key, visit.id) ? 'counted' : 'duplicate', key };
