@@ -1,23 +1,16 @@
 /**
  * Entry point of the aggregator process (see aggregator.ts): configuration from the environment,
- * then the HTTP server, then the stages; graceful shutdown on SIGTERM/SIGINT. Exits with 1 when
- * the configuration is bad, when a stage cannot start, or after a fatal error.
+ * then the HTTP server, then the stages; graceful shutdown on SIGTERM/SIGINT. Exits with 78 when
+ * the configuration is bad, with 1 when a stage cannot start or after a fatal error.
  */
-import { ConfigError, createLogger, runServiceProcess, type RunningService } from '@eric/shared';
+import { createLogger, loadConfigOrExit, runServiceProcess, type RunningService } from '@eric/shared';
 import { createAggregator } from './aggregator.js';
 import { loadAggregatorConfig } from './config.js';
 import { exitUnlessEnoughThreads } from './thread-pool.js';
 
 exitUnlessEnoughThreads();
 
-let config;
-try {
-  config = loadAggregatorConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(1);
-}
+const config = loadConfigOrExit(() => loadAggregatorConfig());
 
 const logger = createLogger('aggregator', config.log.level).child({ partition: config.ordinal, instance: config.instanceId });
 let running: RunningService | undefined;

@@ -14,9 +14,10 @@
  * bundled broker still starting) it retries, for up to PROVISION_TIMEOUT_SECONDS.
  *
  * Exit status: 0 = the topics are right; 1 = a topic cannot be made right (the message says what
- * to do) or Kafka did not answer in time; 2 = bad configuration (the message names the variable).
+ * to do) or Kafka did not answer in time; 78 = bad configuration (the message names the variable),
+ * as for every Eric service.
  */
-import { ConfigError, TopicAdmin, TopicMismatchError, createLogger, loadConfig } from '@eric/shared';
+import { ConfigError, EXIT_BAD_CONFIG, TopicAdmin, TopicMismatchError, createLogger, loadConfig } from '@eric/shared';
 import { provisionConfigSchema } from './config.js';
 import { aggregatorTopics } from './topics.js';
 
@@ -31,7 +32,7 @@ async function provision(env: NodeJS.ProcessEnv): Promise<number> {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     console.error(`provision: ${error.message}`);
-    return 2;
+    return EXIT_BAD_CONFIG;
   }
   const logger = createLogger('aggregator-provision', config.log.level);
   const topics = aggregatorTopics(config);

@@ -3,7 +3,7 @@
  * (P = 2), duplicates, null stores, window boundaries, late and malformed visits.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { TopicAdmin } from '@eric/shared';
+import { EXIT_BAD_CONFIG, TopicAdmin } from '@eric/shared';
 import { finalKey, finalsOf, isolatedRunEnv, produceRecords, readRecords, testKafkaSettings, uniqueName, waitForFinals } from '@eric/shared/testing';
 import { AggregatorProcess, buildAggregator, sleep } from './support/aggregator-process.js';
 import { expectedFinals, type ModelVisit } from './support/model.js';
@@ -149,7 +149,7 @@ describe('aggregator: lifecycle', () => {
     buildAggregator();
     await process0.start();
     const { code } = await process0.exited();
-    expect(code).toBe(1);
+    expect(code).toBe(EXIT_BAD_CONFIG);
     expect(process0.output()).toContain('WINDOW_SECONDS (window.sizeSeconds)');
   });
 

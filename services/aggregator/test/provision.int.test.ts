@@ -7,7 +7,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { TopicAdmin, loadConfig } from '@eric/shared';
+import { EXIT_BAD_CONFIG, TopicAdmin, loadConfig } from '@eric/shared';
 import { isolatedRunEnv, testKafkaSettings, uniqueName } from '@eric/shared/testing';
 import { buildService, repositoryRoot } from '@eric/shared/testing/process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -113,9 +113,9 @@ describe('the provision command', () => {
     }
   }, 60_000);
 
-  it('names a bad setting (exit 2) and gives up on an unreachable Kafka after PROVISION_TIMEOUT_SECONDS (exit 1)', async () => {
+  it('names a bad setting (exit 78) and gives up on an unreachable Kafka after PROVISION_TIMEOUT_SECONDS (exit 1)', async () => {
     const bad = await provision(env({ PARTITIONS: 'zero' }));
-    expect(bad.status).toBe(2);
+    expect(bad.status).toBe(EXIT_BAD_CONFIG);
     expect(bad.output).toContain('PARTITIONS (partitions)');
 
     const unreachable = await provision(env({ KAFKA_BROKERS: '127.0.0.1:1', PROVISION_TIMEOUT_SECONDS: '1' }));

@@ -2,18 +2,11 @@
  * The gateway process: configuration from the environment, then the HTTP server, then the
  * follower of active-visitors; graceful shutdown on SIGTERM/SIGINT.
  */
-import { ConfigError, createLogger, runServiceProcess } from '@eric/shared';
+import { createLogger, loadConfigOrExit, runServiceProcess } from '@eric/shared';
 import { loadGatewayConfig } from './config.js';
 import { createGateway } from './gateway.js';
 
-let config;
-try {
-  config = loadGatewayConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  process.stderr.write(`${error.message}\n`);
-  process.exit(78); // EX_CONFIG
-}
+const config = loadConfigOrExit(() => loadGatewayConfig());
 
 const logger = createLogger('gateway', config.log.level);
 const gateway = await createGateway(config, logger);

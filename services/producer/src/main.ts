@@ -7,11 +7,11 @@
  * Shutdown (SIGTERM): not ready, stop generating, wait for the acknowledgements still due, close.
  */
 import {
-  ConfigError,
   Readiness,
   TopicAdmin,
   createLogger,
   createMetricsRegistry,
+  loadConfigOrExit,
   runServiceProcess,
   visitsTopicSpec,
   type Logger,
@@ -30,16 +30,7 @@ function generatorBatchSize(rate: number): number {
 }
 
 async function main(): Promise<void> {
-  let config: ProducerConfig;
-  try {
-    config = loadProducerConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = loadConfigOrExit(() => loadProducerConfig());
 
   const logger = createLogger('producer', config.log.level);
   const registry = createMetricsRegistry();

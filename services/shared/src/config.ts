@@ -73,37 +73,44 @@ export interface LoadOptions {
  * `KAFKA_BROKERS (kafka.brokers): must be a comma-separated list of host:port, "x" is not`.
  */
 export function loadConfig<S>(schema: convict.Schema<S>, options: LoadOptions = {}): S {
+  const env = options.env ?? process.env;
   let config: convict.Config<S>;
   try {
-    config = convict(schema, { env: options.env ?? process.env, args: options.args ?? [] });
+    config = convict(schema, { env, args: options.args ?? [] });
     config.validate({ allowed: 'strict' });
   } catch (error) {
-    throw new ConfigError(describeConfigError(schema, error));
+    throw new ConfigError(describeConfigError(schema, env, error));
   }
   return config.getProperties();
 }
 
-/** Rewrites convict's `path: message` lines so that each also names the environment variable. */
-function describeConfigError(schema: unknown, error: unknown): string {
+/**
+ * Rewrites convict's `path: message` lines so that each also names the environment variable and
+ * the value it held (unless the key is sensitive: secrets never reach a log).
+ */
+function describeConfigError(schema: unknown, env: NodeJS.ProcessEnv, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   const lines = message.split('\n').map((line) => {
     const match = /^([\w.]+): (.*)$/s.exec(line);
     if (!match) return line;
     const [, path = '', reason = ''] = match;
-    const env = envNameOf(schema, path);
-    return env ? `${env} (${path}): ${reason}` : `${path}: ${reason}`;
+    const node = schemaNodeAt(schema, path);
+    const variable = typeof node?.env === 'string' ? node.env : undefined;
+    if (!variable) return `${path}: ${reason}`;
+    const value = env[variable];
+    const shown = value === undefined || node?.sensitive || reason.includes(`"${value}"`) ? '' : ` (got "${value}")`;
+    return `${variable} (${path}): ${reason}${shown}`;
   });
   return `Invalid configuration:\n  ${lines.join('\n  ')}`;
 }
 
-function envNameOf(schema: unknown, path: string): string | undefined {
+function schemaNodeAt(schema: unknown, path: string): { env?: unknown; sensitive?: unknown } | undefined {
   let node: unknown = schema;
   for (const part of path.split('.')) {
     if (node === null || typeof node !== 'object') return undefined;
     node = (node as Record<string, unknown>)[part];
   }
-  const env = (node as { env?: unknown } | undefined)?.env;
-  return typeof env === 'string' ? env : undefined;
+  return node !== null && typeof node === 'object' ? node : undefined;
 }
 
 /** Lists every key of a schema with its variable, default and doc: the docs' tables come from it. */
@@ -123,4 +130,24 @@ export function describeSchema(schema: unknown, prefix = ''): Array<{ key: strin
     }
   }
   return rows;
+}
+
+/**
+ * The exit status of a service whose configuration is bad: EX_CONFIG of sysexits.h. It tells an
+ * operator (and Kubernetes' CrashLoopBackOff reason) apart from a crash, which exits with 1.
+ */
+export const EXIT_BAD_CONFIG = 78;
+
+/**
+ * Loads a service's configuration, or ends the process at start with the error's message (which
+ * names the variable, the key and the value) and EXIT_BAD_CONFIG. Every service starts with it.
+ */
+export function loadConfigOrExit<T>(load: () => T): T {
+  try {
+    return load();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(EXIT_BAD_CONFIG);
+  }
 }

@@ -4,7 +4,7 @@
  */
 
 // Configuration, logs, metrics, process lifecycle.
-export { ConfigError, describeSchema, loadConfig, type LoadOptions } from './config.js';
+export { ConfigError, describeSchema, EXIT_BAD_CONFIG, loadConfig, loadConfigOrExit, type LoadOptions } from './config.js';
 export { createLogger, logConfigSchema, type Logger } from './logger.js';
 export { createMetricsRegistry } from './metrics.js';
 export { runServiceProcess, type RunningService } from './lifecycle.js';

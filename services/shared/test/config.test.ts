@@ -51,6 +51,7 @@ describe('loadConfig', () => {
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
     expect(message).toContain(`${env} (${key})`);
+    expect(message).toContain(`"${value}"`);
     expect(message).toMatch(reason);
   });
 
