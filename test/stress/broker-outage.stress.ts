@@ -60,7 +60,8 @@ afterAll(async () => {
 describe('broker outages under traffic', () => {
   for (let run = 1; run <= runs; run++) {
     const outageSeconds = outages[(run - 1) % outages.length]!;
-    const how = run % 2 === 0 ? 'frozen' : 'stopped';
+    // Rounds through the outage lengths alternate stopped and frozen: every length gets both.
+    const how = Math.floor((run - 1) / outages.length) % 2 === 0 ? 'stopped' : 'frozen';
     it(`run ${run}: broker ${how} for ${outageSeconds} s`, async () => {
       // Visits the producer could not write during the outage are retried after it with their
       // original timestamps: the grace covers the outage and the broker's start.
