@@ -164,7 +164,10 @@ class LagProbe {
   constructor(readonly prefix: string) {
     for (const stage of ['repartition', 'count']) {
       const group = `${prefix}-${stage}`;
-      this.#consumers.set(group, new kafka.KafkaConsumer({ ...rdkafkaConnectionConfig(settings), 'group.id': group, 'client.id': 'eric-bench-lag' }, {}));
+      // read_uncommitted: a read_committed consumer asks for stable offsets, and the broker makes
+      // it wait while the count stage's transaction holds uncommitted offsets (a 5 s stall).
+      const config = { ...rdkafkaConnectionConfig(settings), 'group.id': group, 'client.id': 'eric-bench-lag', 'isolation.level': 'read_uncommitted' as const };
+      this.#consumers.set(group, new kafka.KafkaConsumer(config, {}));
     }
   }
   async connect(): Promise<void> {
@@ -353,7 +356,7 @@ async function run(probe: LagProbe, seconds: number, everyMs: number, onSample?:
     samples.push(sample);
     const stop = (await onSample?.(sample)) ?? false;
     if (previous && sample.t - started >= nextPrint) {
-      const from = samples.find((s) => s.t >= sample.t - SAMPLE_SECONDS * 1000 - 50) ?? previous;
+      const from = samples.find((s) => s !== sample && s.t >= sample.t - SAMPLE_SECONDS * 1000 - 50) ?? previous;
       const dt = (sample.t - from.t) / 1000 || 1;
       console.log(
         `  | ${((sample.t - started) / 1000).toFixed(1).padStart(5)} | ${fmt((produced - from.produced) / dt).padStart(10)} | ${fmt((count - from.counted) / dt).padStart(9)} | ${lag.repartition.map(fmt).join(' / ').padStart(39)} | ${lag.count.map(fmt).join(' / ').padStart(26)} | ${loadavg()[0]!.toFixed(2).padStart(8)} |`,
