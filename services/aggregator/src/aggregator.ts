@@ -26,7 +26,7 @@ import { CountStage } from './count/count-stage.js';
 import { createAggregatorMetrics } from './metrics.js';
 import { PartitionLayoutCheck, StatefulSetReplicas } from './partition-layout.js';
 import { RepartitionStage } from './repartition/repartition-stage.js';
-import { aggregatorTopics } from './topics.js';
+import { aggregatorTopics } from './topic-specs.js';
 
 export interface Aggregator {
   http: FastifyInstance;

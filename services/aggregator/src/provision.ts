@@ -2,7 +2,7 @@
  * `provision`: makes Eric's topics match the deployment before the aggregators start. Run it as
  * `node services/aggregator/dist/provision.js` with the aggregator's own environment (the same
  * Kafka, topic, PARTITIONS, window and retention settings); the chart's topic Job and
- * docker-compose's `topics` service do. The topics and their settings come from topics.ts, the
+ * docker-compose's `topics` service do. The topics and their settings come from topic-specs.ts, the
  * one definition the aggregator itself uses at start:
  *
  *   - every missing topic is created, with the settings the aggregator gives it;
@@ -19,7 +19,7 @@
  */
 import { ConfigError, EXIT_BAD_CONFIG, TopicAdmin, TopicMismatchError, createLogger, loadConfig } from '@eric/shared';
 import { provisionConfigSchema } from './config.js';
-import { aggregatorTopics } from './topics.js';
+import { aggregatorTopics } from './topic-specs.js';
 
 const RETRY_DELAY_MS = 2_000;
 /** Timeout of each Kafka call: a broker that answers at all answers well within it. */

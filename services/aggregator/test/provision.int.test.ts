@@ -12,7 +12,7 @@ import { isolatedRunEnv, testKafkaSettings, uniqueName } from '@eric/shared/test
 import { buildService, repositoryRoot } from '@eric/shared/testing/process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { provisionConfigSchema } from '../src/config.js';
-import { aggregatorTopics } from '../src/topics.js';
+import { aggregatorTopics } from '../src/topic-specs.js';
 
 const execFileAsync = promisify(execFile);
 const brokers = inject('kafkaBrokers');

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { KafkaConsumer, Producer, connect, consumeBatch, disconnect, flush, transactions } from '../src/kafka/rdkafka.js';
 import { rdkafkaConnectionConfig } from '../src/kafka/settings.js';
-import { TopicAdmin, TopicMismatchError } from '../src/kafka/topics.js';
+import { TopicAdmin, TopicMismatchError } from '../src/kafka/topic-admin.js';
 import { produceRecords, readRecords, testKafkaSettings, uniqueName } from '../src/testing/kafka.js';
 
 const settings = testKafkaSettings(inject('kafkaBrokers'));
