@@ -16,9 +16,11 @@ describe('changelog records', () => {
     expect(idRecord(window, 'x').key).not.toBe(idRecord({ ...window, start: 120 }, 'x').key);
   });
 
-  it('round-trips the close clock', () => {
-    const record = closeClockRecord(1_750_000_090.25);
-    expect(decodeChangelogRecord(record.key, record.value)).toEqual({ kind: 'close-clock', closeClock: 1_750_000_090.25 });
+  it('round-trips the close clock and the end up to which windows are final', () => {
+    const record = closeClockRecord(1_750_000_090.25, 1_750_000_080.25);
+    expect(decodeChangelogRecord(record.key, record.value)).toEqual({ kind: 'close-clock', closeClock: 1_750_000_090.25, finalUntil: 1_750_000_080.25 });
+    // A record written before final_until existed still reads.
+    expect(decodeChangelogRecord('"close-clock"', Buffer.from('{"close_clock":5}'))).toEqual({ kind: 'close-clock', closeClock: 5 });
   });
 
   it('reports records it cannot read instead of throwing', () => {

@@ -133,7 +133,7 @@ describe('WindowCounter', () => {
     counter.apply(input.records(visit('a', 61), visit('b', 125)), 1000);
     const closing = counter.apply(input.records(mark(0, 140)), 1001);
     expect(finals(closing)).toEqual([{ store: 'web', start: 60, count: 1, final: true }]);
-    expect(closing.changelog.map((record) => decodeChangelogRecord(record.key, record.value))).toEqual([{ kind: 'close-clock', closeClock: 140 }]);
+    expect(closing.changelog.map((record) => decodeChangelogRecord(record.key, record.value))).toEqual([{ kind: 'close-clock', closeClock: 140, finalUntil: 130 }]);
 
     // The clock moves on, a late copy of the visit comes: nothing more for the closed window.
     const after = counter.apply(input.records(mark(0, 150), visit('a', 61), mark(0, 189)), 1002);
@@ -244,13 +244,36 @@ describe('WindowCounter restored from its changelog', () => {
     expect(counter.checkpoint().restoreFrom).toBe(0);
     changelog.commit(counter, counter.apply(input.records(mark(0, 131)), 1002));
     // [60, 120) is closed: its two id records (offsets 0 and 1) are not needed any more.
-    expect(counter.checkpoint()).toEqual({ restoreFrom: 2, closeClock: 131 });
+    expect(counter.checkpoint()).toEqual({ restoreFrom: 2, closeClock: 131, finalUntil: 121 });
+  });
+
+  it('keeps windows final after a restart with a longer grace: no second final', () => {
+    const changelog = new Changelog();
+    const before = finalsOnly(); // grace 10 s
+    const input = new Partition();
+    changelog.commit(before, before.apply(input.records(visit('a', 61), visit('b', 125)), 1000));
+    const closing = before.apply(input.records(mark(0, 131)), 1001);
+    expect(finals(closing)).toEqual([{ store: 'web', start: 60, count: 1, final: true }]);
+    changelog.commit(before, closing);
+
+    for (const checkpoint of [undefined, encodeCheckpoint(before.checkpoint())]) {
+      // GRACE_SECONDS raised to 60: by the new grace alone, [60, 120) would be open until 180.
+      const after = new WindowCounter({ window: { sizeSeconds: 60, graceSeconds: 60 }, partition: 3, emitIntervalMs: 0 });
+      after.beginRestore(parseCheckpoint(checkpoint));
+      for (const record of changelog.records) after.restoreRecord(record.offset, record.key, record.value);
+      expect(after.finishRestore(changelog.records.length).skippedClosedWindows).toBe(1);
+      const batch = after.apply(new Partition().records(visit('late', 100), mark(0, 185)), 1002);
+      expect(batch.lateness).toHaveLength(1);
+      expect(finals(batch)).toEqual([]); // [120, 180) closes at 240 now; [60, 120) stays closed
+      expect(finals(after.apply(new Partition().records(mark(0, 240)), 1003))).toEqual([{ store: 'web', start: 120, count: 1, final: true }]);
+    }
   });
 });
 
 describe('restore checkpoint', () => {
   it('round-trips, and is absent when the metadata is not one', () => {
     expect(parseCheckpoint(encodeCheckpoint({ restoreFrom: 42, closeClock: 130.5 }))).toEqual({ restoreFrom: 42, closeClock: 130.5 });
+    expect(parseCheckpoint(encodeCheckpoint({ restoreFrom: 42, closeClock: 130.5, finalUntil: 120.5 }))).toEqual({ restoreFrom: 42, closeClock: 130.5, finalUntil: 120.5 });
     // A clock that has not started yet: JSON has no -Infinity.
     expect(parseCheckpoint(encodeCheckpoint({ restoreFrom: 0, closeClock: Number.NEGATIVE_INFINITY }))).toEqual({ restoreFrom: 0, closeClock: Number.NEGATIVE_INFINITY });
     for (const metadata of [null, undefined, '', 'not json', '{"restore_from": -1}', '{"close_clock": 5}']) expect(parseCheckpoint(metadata)).toBeUndefined();

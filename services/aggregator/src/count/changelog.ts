@@ -6,7 +6,11 @@
  * Two kinds of records, both keyed so that compaction keeps what matters:
  *
  *   key ["<start>", account, store, "<visit id>"]  value "1"     one visit id counted in a window
- *   key "close-clock"                              value {"close_clock": 1732471270}
+ *   key "close-clock"                              value {"close_clock": 1732471270, "final_until": 1732471260}
+
+ * `final_until` is the end up to which windows are final (close clock − the grace of the time):
+ * it keeps them closed after a restart with a longer GRACE_SECONDS, which would otherwise reopen
+ * the windows that closed in the last grace period and emit their finals a second time.
  *
  * The topic is `compact,delete` with a retention that follows the window: ids of closed windows
  * age out, so restore time stays bounded however old the topic gets. Restore also skips ids of
@@ -19,7 +23,7 @@ const ID_VALUE = Buffer.from('1');
 
 export type ChangelogEntry =
   | { kind: 'id'; window: WindowKey; id: string }
-  | { kind: 'close-clock'; closeClock: number }
+  | { kind: 'close-clock'; closeClock: number; finalUntil?: number }
   | { kind: 'unreadable'; reason: string };
 
 /** A record to write to the changelog partition. */
@@ -32,8 +36,8 @@ export function idRecord(window: WindowKey, id: string): ChangelogRecord {
   return { key: JSON.stringify([window.start, window.account_id, window.store_id, id]), value: ID_VALUE };
 }
 
-export function closeClockRecord(closeClock: number): ChangelogRecord {
-  return { key: CLOSE_CLOCK_KEY, value: Buffer.from(JSON.stringify({ close_clock: closeClock })) };
+export function closeClockRecord(closeClock: number, finalUntil: number): ChangelogRecord {
+  return { key: CLOSE_CLOCK_KEY, value: Buffer.from(JSON.stringify({ close_clock: closeClock, final_until: finalUntil })) };
 }
 
 export function decodeChangelogRecord(key: Buffer | string | null | undefined, value: Buffer | null | undefined): ChangelogEntry {
@@ -41,9 +45,11 @@ export function decodeChangelogRecord(key: Buffer | string | null | undefined, v
   const text = typeof key === 'string' ? key : key.toString('utf8');
   try {
     if (text === CLOSE_CLOCK_KEY) {
-      const closeClock = (JSON.parse(value?.toString('utf8') ?? 'null') as { close_clock?: unknown } | null)?.close_clock;
+      const parsed = JSON.parse(value?.toString('utf8') ?? 'null') as { close_clock?: unknown; final_until?: unknown } | null;
+      const closeClock = parsed?.close_clock;
       if (typeof closeClock !== 'number') return { kind: 'unreadable', reason: 'close-clock record without a number' };
-      return { kind: 'close-clock', closeClock };
+      // Records written before final_until existed: the restore assumes today's grace.
+      return typeof parsed?.final_until === 'number' ? { kind: 'close-clock', closeClock, finalUntil: parsed.final_until } : { kind: 'close-clock', closeClock };
     }
     const parsed: unknown = JSON.parse(text);
     if (Array.isArray(parsed) && parsed.length === 4) {

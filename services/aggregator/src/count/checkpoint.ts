@@ -8,25 +8,32 @@ export interface Checkpoint {
   /** Changelog offset at or before the first record of every window open at the commit. */
   restoreFrom: number;
   closeClock: number;
+  /** Windows that end at or before this are final (see changelog.ts); absent in older checkpoints. */
+  finalUntil?: number;
 }
 
 interface CheckpointJson {
   restore_from: number;
   close_clock: number;
+  final_until?: number;
 }
 
 export function encodeCheckpoint(checkpoint: Checkpoint): string {
-  return JSON.stringify({ restore_from: checkpoint.restoreFrom, close_clock: checkpoint.closeClock } satisfies CheckpointJson);
+  const json: CheckpointJson = { restore_from: checkpoint.restoreFrom, close_clock: checkpoint.closeClock };
+  if (checkpoint.finalUntil !== undefined && Number.isFinite(checkpoint.finalUntil)) json.final_until = checkpoint.finalUntil;
+  return JSON.stringify(json);
 }
 
 /** The checkpoint in a committed offset's metadata, if there is a readable one. */
 export function parseCheckpoint(metadata: string | null | undefined): Checkpoint | undefined {
   if (!metadata) return undefined;
   try {
-    const { restore_from, close_clock } = JSON.parse(metadata) as Partial<CheckpointJson>;
+    const { restore_from, close_clock, final_until } = JSON.parse(metadata) as Partial<CheckpointJson>;
     if (typeof restore_from !== 'number' || restore_from < 0) return undefined;
     // A clock that had not started is written as null (JSON has no -Infinity).
-    return { restoreFrom: restore_from, closeClock: typeof close_clock === 'number' ? close_clock : Number.NEGATIVE_INFINITY };
+    const checkpoint: Checkpoint = { restoreFrom: restore_from, closeClock: typeof close_clock === 'number' ? close_clock : Number.NEGATIVE_INFINITY };
+    if (typeof final_until === 'number') checkpoint.finalUntil = final_until;
+    return checkpoint;
   } catch {
     return undefined;
   }

@@ -73,6 +73,11 @@ export interface RestoredState {
 export class WindowCounter {
   readonly #store: WindowStore;
   readonly #clock = new EventTimeClock();
+  /**
+   * Windows that end at or before this are final, whatever the grace is now: a restart with a
+   * longer grace must not reopen what a shorter one closed (changelog.ts, `final_until`).
+   */
+  #finalUntil = Number.NEGATIVE_INFINITY;
   #lastProvisionalAt = 0;
 
   constructor(private readonly options: WindowCounterOptions) {
@@ -98,22 +103,25 @@ export class WindowCounter {
         unreadable.push(record.offset);
       } else {
         const { visit } = decoded;
-        const { outcome, key } = store.add(visit, clock.value);
+        const { outcome, key } = store.add(visit, this.#closeClock());
         if (outcome === 'counted') {
           changelog.push(idRecord(key, visit.id));
           newestVisit = Math.max(newestVisit, visit.timestamp);
         } else if (outcome === 'duplicate') {
           duplicates++;
         } else {
-          lateness.push(Math.max(0, clock.value - closesAt(key.start, window)));
+          lateness.push(Math.max(0, this.#closeClock() - closesAt(key.start, window)));
         }
       }
     }
     const counted = changelog.length;
 
-    const closed = store.closeDue(clock.value);
+    const closed = store.closeDue(this.#closeClock());
     // A restore replays the changelog: the clock record tells it these windows are closed.
-    if (closed.length > 0) changelog.push(closeClockRecord(clock.value));
+    if (closed.length > 0) {
+      this.#finalUntil = Math.max(this.#finalUntil, this.#closeClock() - window.graceSeconds);
+      changelog.push(closeClockRecord(clock.value, this.#finalUntil));
+    }
 
     const provisionalDue = this.options.emitIntervalMs > 0 && (now - this.#lastProvisionalAt) * 1000 >= this.options.emitIntervalMs;
     const provisional = provisionalDue ? store.takeChanged() : [];
@@ -136,7 +144,7 @@ export class WindowCounter {
 
   /** What to commit with the input offset, so that a restore starts where it must. */
   checkpoint(): Checkpoint {
-    return { restoreFrom: this.#store.restoreFrom(), closeClock: this.#clock.value };
+    return { restoreFrom: this.#store.restoreFrom(), closeClock: this.#clock.value, finalUntil: this.#finalUntil };
   }
 
   /** After a commit: changelog records written from now on get offsets at or above `offset`. */
@@ -154,7 +162,7 @@ export class WindowCounter {
   /** Forgets the open windows, before a restore; the clock starts at the checkpoint's, if later. */
   beginRestore(checkpoint: Checkpoint | undefined): void {
     this.#store.clear();
-    if (checkpoint) this.#clock.restore(checkpoint.closeClock);
+    if (checkpoint) this.#restoreClosed(checkpoint.closeClock, checkpoint.finalUntil);
   }
 
   /** One changelog record, in offset order; false when it cannot be read. */
@@ -162,7 +170,7 @@ export class WindowCounter {
     this.#store.changelogPosition = offset;
     const entry = decodeChangelogRecord(key, value);
     if (entry.kind === 'id') this.#store.insert(entry.window, entry.id);
-    else if (entry.kind === 'close-clock') this.#clock.restore(entry.closeClock);
+    else if (entry.kind === 'close-clock') this.#restoreClosed(entry.closeClock, entry.finalUntil);
     return entry.kind !== 'unreadable';
   }
 
@@ -171,8 +179,19 @@ export class WindowCounter {
     this.#store.changelogPosition = end;
     // Windows the restored clock says are closed had their final emitted before the crash: their
     // ids may still be in the changelog (until retention removes them) but must not come back.
-    const skippedClosedWindows = this.#store.closeDue(this.#clock.value).length;
+    const skippedClosedWindows = this.#store.closeDue(this.#closeClock()).length;
     return { openWindows: this.#store.windowCount, ids: this.#store.idCount, skippedClosedWindows, closeClock: this.#clock.value };
+  }
+
+  /** The clock windows close by: the event time, or later where windows are already final. */
+  #closeClock(): number {
+    return Math.max(this.#clock.value, this.#finalUntil + this.options.window.graceSeconds);
+  }
+
+  /** A close clock read back; without final_until (older records) today's grace is assumed. */
+  #restoreClosed(closeClock: number, finalUntil = closeClock - this.options.window.graceSeconds): void {
+    this.#clock.restore(closeClock);
+    this.#finalUntil = Math.max(this.#finalUntil, finalUntil);
   }
 
   /** Open windows (one per account, store and window). */
