@@ -87,3 +87,21 @@ describe('AccessWatch', () => {
     expect(watch.problem?.setting).toBe('KAFKA_SECURITY_PROTOCOL');
   });
 });
+
+describe('AccessWatch after a failed call', () => {
+  it('takes a single connection close at the first request as the cause of a call that timed out', () => {
+    const watch = new AccessWatch(settings);
+    watch.observe(clientError(ErrorCode.ERR__TRANSPORT, 'Disconnected while requesting ApiVersion: might be caused by incorrect security.protocol configuration'));
+    expect(watch.problem).toBeUndefined();
+    const timeout = clientError(ErrorCode.ERR__TIMED_OUT, 'Local: Timed out');
+    expect((watch.explain(timeout) as KafkaAccessError).setting).toBe('KAFKA_SECURITY_PROTOCOL');
+  });
+
+  it('forgets it when a later connection error says something else', () => {
+    const watch = new AccessWatch(settings);
+    watch.observe(clientError(ErrorCode.ERR__TRANSPORT, 'Disconnected while requesting ApiVersion: might be caused by incorrect security.protocol configuration'));
+    watch.observe(clientError(ErrorCode.ERR__TRANSPORT, 'Connect to ipv4#127.0.0.1:19301 failed: Connection refused'));
+    const timeout = clientError(ErrorCode.ERR__TIMED_OUT, 'Local: Timed out');
+    expect(watch.explain(timeout)).toBe(timeout);
+  });
+});

@@ -99,6 +99,8 @@ export function accessErrorOf(error: unknown, settings: KafkaSettings, repeated 
  */
 export class AccessWatch {
   #problem: KafkaAccessError | undefined;
+  /** What the last connection error would mean if it is no passing trouble (see explain). */
+  #suspect: KafkaAccessError | undefined;
   readonly #seen = new Map<number, number>();
 
   constructor(private readonly settings: KafkaSettings) {}
@@ -115,10 +117,17 @@ export class AccessWatch {
     const repeated = (this.#seen.get(code) ?? 0) + 1;
     this.#seen.set(code, repeated);
     this.#problem = accessErrorOf(error, this.settings, repeated);
+    // librdkafka reports an error once per broker until it changes: a connection closed at its
+    // first request may be seen only once or twice before a call gives up.
+    this.#suspect = accessErrorOf(error, this.settings, Infinity);
   };
 
-  /** What to report for a failed call: the error if it is an access problem itself, else the problem seen, else the error. */
+  /**
+   * What to report for a failed call: the error if it is an access problem itself, else the
+   * problem seen meanwhile, or what the last connection error suggested (the call failed, so it
+   * was no passing trouble), else the error.
+   */
   explain(error: unknown): unknown {
-    return accessErrorOf(error, this.settings) ?? this.#problem ?? error;
+    return accessErrorOf(error, this.settings) ?? this.#problem ?? this.#suspect ?? error;
   }
 }
