@@ -92,6 +92,7 @@ describe('AccessWatch after a failed call', () => {
   it('takes a single connection close at the first request as the cause of a call that timed out', () => {
     const watch = new AccessWatch(settings);
     watch.observe(clientError(ErrorCode.ERR__TRANSPORT, 'Disconnected while requesting ApiVersion: might be caused by incorrect security.protocol configuration'));
+    watch.observe(clientError(ErrorCode.ERR__ALL_BROKERS_DOWN, '3/3 brokers are down'));
     expect(watch.problem).toBeUndefined();
     const timeout = clientError(ErrorCode.ERR__TIMED_OUT, 'Local: Timed out');
     expect((watch.explain(timeout) as KafkaAccessError).setting).toBe('KAFKA_SECURITY_PROTOCOL');

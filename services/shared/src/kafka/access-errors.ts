@@ -118,8 +118,9 @@ export class AccessWatch {
     this.#seen.set(code, repeated);
     this.#problem = accessErrorOf(error, this.settings, repeated);
     // librdkafka reports an error once per broker until it changes: a connection closed at its
-    // first request may be seen only once or twice before a call gives up.
-    this.#suspect = accessErrorOf(error, this.settings, Infinity);
+    // first request may be seen only once or twice before a call gives up. The next connection
+    // error tells whether that is still what happens ("all brokers down" says nothing about it).
+    if (code === ErrorCode.ERR__TRANSPORT) this.#suspect = accessErrorOf(error, this.settings, Infinity);
   };
 
   /**
