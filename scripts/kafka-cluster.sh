@@ -265,7 +265,7 @@ wait_until_ready() { # <node...>
   done
 }
 
-acl() { tool kafka.admin.AclCommand --bootstrap-server "$(bootstrap)" --command-config "$ADMIN_CONFIG" --add "$@" >/dev/null; }
+acl() { tool org.apache.kafka.tools.AclCommand --bootstrap-server "$(bootstrap)" --command-config "$ADMIN_CONFIG" --add "$@" >/dev/null; }
 
 # Each Eric service gets only what it does (names: services/shared/src/kafka/topic-names.ts and
 # the services' config.ts, with their default values). Topic creation is not among them: the
