@@ -15,7 +15,7 @@ import { kafka, rdkafkaConnectionConfig, type KafkaSettings, type Visit } from '
 import { finalsOf, readResults, uniqueName } from '@eric/shared/testing';
 import { ServiceProcess, buildService, repositoryRoot, sleep } from '@eric/shared/testing/process';
 import { DashboardClient, expectedCounts } from './support/dashboard-client.js';
-import { Pipeline } from './support/pipeline.js';
+import { Pipeline, Traffic } from './support/pipeline.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -146,6 +146,40 @@ describe('on a three-node cluster with TLS, SCRAM and ACLs', { timeout: 150_000 
   });
 });
 
+describe('a node crash under traffic', { timeout: 240_000 }, () => {
+  it('counts every acknowledged visit exactly once when the leader of a visits partition is SIGKILLed and restarted', async () => {
+    // A longer grace: while the dead node still leads its partitions (until the controller fences
+    // it) the visits sent to them wait, and are retried with their original timestamps.
+    pipeline = new Pipeline({
+      brokers: BROKERS,
+      partitions: PARTITIONS,
+      windowSeconds: WINDOW,
+      graceSeconds: 20,
+      env: DEFAULT_NAMES,
+      serviceEnv: { producer: kafkaEnv('producer'), aggregator: kafkaEnv('aggregator'), gateway: kafkaEnv('gateway') },
+    });
+    await pipeline.start();
+    client = await DashboardClient.connect(pipeline.gateway.port);
+    const traffic = new Traffic(pipeline);
+    traffic.start();
+    await sleep(2500);
+    const leader = await leaderOf(DEFAULT_NAMES.TOPIC_VISITS, 0);
+    await cluster('kill', String(leader));
+    await sleep(5000);
+    await cluster('restart', String(leader));
+    // Traffic acknowledged after the restart, so that the pipeline is seen to count again.
+    const acknowledgedBefore = traffic.acknowledged.length;
+    while (traffic.acknowledged.length < acknowledgedBefore + 100) await sleep(100);
+    await traffic.stop();
+    const expected = expectedCounts(traffic.acknowledged, WINDOW);
+    await client.waitFor(() => [...expected.keys()].every((key) => client!.finals().has(key)), 120_000, `${expected.size} final counts`);
+    const finals = client.finals();
+    expect(new Map([...expected.keys()].map((key) => [key, finals.get(key)]))).toEqual(expected);
+    const onTopic = finalsOf(await readResults(settingsOf('admin'), DEFAULT_NAMES.TOPIC_ACTIVE_VISITORS, 1000)); // throws on a second final
+    expect(new Map([...expected.keys()].map((key) => [key, onTopic.get(key)]))).toEqual(expected);
+  });
+});
+
 describe('settings Kafka refuses are clear errors at start, not endless retries', { concurrent: true, timeout: 90_000 }, () => {
   it('a wrong password', async () => {
     const wrong = randomBytes(16).toString('hex');
@@ -178,6 +212,19 @@ describe('settings Kafka refuses are clear errors at start, not endless retries'
     expect(gateway).toMatch(/KAFKA_SSL_CA_LOCATION/);
   });
 });
+
+/** The node that leads a partition now, as the admin sees it. */
+async function leaderOf(topic: string, partition: number): Promise<number> {
+  const admin = kafka.AdminClient.create(rdkafkaConnectionConfig(settingsOf('admin')));
+  try {
+    const [description] = await kafka.call<kafka.TopicDescription[]>('describeTopics', 10_000, (done) => admin.describeTopics([topic], { timeout: 10_000 }, done));
+    const leader = description?.partitions.find((p) => p.partition === partition)?.leader?.id;
+    if (leader === undefined) throw new Error(`${topic}[${partition}] has no leader`);
+    return leader;
+  } finally {
+    admin.disconnect();
+  }
+}
 
 /** Produces one record as `user` and resolves to its delivery's error code (0 = delivered). */
 async function produceAs(user: User, topic: string): Promise<number> {
