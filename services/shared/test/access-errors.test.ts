@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AccessWatch, KafkaAccessError, accessErrorOf, kafka, type KafkaSettings } from '@eric/shared';
+import { AccessWatch, KafkaAccessError, TopicAdmin, accessErrorOf, kafka, type KafkaSettings } from '@eric/shared';
 
 const settings: KafkaSettings = {
   brokers: '127.0.0.1:19301',
@@ -104,5 +104,11 @@ describe('AccessWatch after a failed call', () => {
     watch.observe(clientError(ErrorCode.ERR__TRANSPORT, 'Connect to ipv4#127.0.0.1:19301 failed: Connection refused'));
     const timeout = clientError(ErrorCode.ERR__TIMED_OUT, 'Local: Timed out');
     expect(watch.explain(timeout)).toBe(timeout);
+  });
+});
+
+describe('a CA file that cannot be read', () => {
+  it('is named when the first Kafka client is made, not reported as "Local: Erroneous state"', () => {
+    expect(() => new TopicAdmin({ ...settings, sslCaLocation: '/nonexistent/eric-ca.pem' })).toThrow(/KAFKA_SSL_CA_LOCATION=\/nonexistent\/eric-ca.pem cannot be read/);
   });
 });

@@ -7,6 +7,7 @@
  * into one KafkaAccessError whose message names the setting to fix (never a secret's value); a
  * service that meets one at start exits with status 1 (lifecycle.ts) instead of retrying.
  */
+import { accessSync, constants } from 'node:fs';
 import { ErrorCode } from './rdkafka.js';
 import type { KafkaSettings } from './settings.js';
 
@@ -90,6 +91,20 @@ export function accessErrorOf(error: unknown, settings: KafkaSettings, repeated 
       );
     default:
       return undefined;
+  }
+}
+
+/**
+ * Why librdkafka refused to create a client with these settings, when the reason is one it only
+ * calls "Local: Erroneous state": a CA file that cannot be read.
+ */
+export function clientCreationError(error: unknown, settings: KafkaSettings): unknown {
+  if (settings.sslCaLocation === '') return error;
+  try {
+    accessSync(settings.sslCaLocation, constants.R_OK);
+    return error;
+  } catch (cause) {
+    return new KafkaAccessError('KAFKA_SSL_CA_LOCATION', `KAFKA_SSL_CA_LOCATION=${settings.sslCaLocation} cannot be read: ${(cause as Error).message}`, { cause: error });
   }
 }
 

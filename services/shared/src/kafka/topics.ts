@@ -9,7 +9,7 @@
  * fine when the topic exists, and a clear error naming the user when it does not. Credentials,
  * TLS or ACLs that keep a call from working are reported as a KafkaAccessError (access-errors.ts).
  */
-import { AccessWatch, KafkaAccessError } from './access-errors.js';
+import { AccessWatch, KafkaAccessError, clientCreationError } from './access-errors.js';
 import { AdminClient, ErrorCode, call, type IAdminClient, type LibrdKafkaError } from './rdkafka.js';
 import { rdkafkaConnectionConfig, type KafkaSettings } from './settings.js';
 import type { Logger } from '../logger.js';
@@ -67,10 +67,14 @@ export class TopicAdmin {
   constructor(settings: KafkaSettings, { timeoutMs = 30_000, logger }: TopicAdminOptions = {}) {
     this.#settings = settings;
     this.#access = new AccessWatch(settings);
-    this.#client = AdminClient.create(
-      { ...rdkafkaConnectionConfig(settings), 'client.id': `${settings.clientId}-admin` },
-      { 'event.error': this.#access.observe },
-    );
+    try {
+      this.#client = AdminClient.create(
+        { ...rdkafkaConnectionConfig(settings), 'client.id': `${settings.clientId}-admin` },
+        { 'event.error': this.#access.observe },
+      );
+    } catch (error) {
+      throw clientCreationError(error, settings);
+    }
     this.#timeoutMs = timeoutMs;
     this.#replicationFactor = settings.replicationFactor;
     this.#logger = logger;
