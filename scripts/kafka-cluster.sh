@@ -270,22 +270,32 @@ acl() { tool org.apache.kafka.tools.AclCommand --bootstrap-server "$(bootstrap)"
 # Each Eric service gets only what it does (names: services/shared/src/kafka/topic-names.ts and
 # the services' config.ts, with their default values). Topic creation is not among them: the
 # topics are made by the provisioning step (the aggregator's `provision` command) as admin.
+# The commands run side by side: each is a JVM that takes seconds to start.
 acls() {
   [ -f "$ACLS_DONE" ] && return 0
-  local app="$APPLICATION_ID"
+  local app="$APPLICATION_ID" pids=() pid failed=0 log="$DIR/acls.log"
+  : >"$log"
   # producer: writes visits (idempotently: WRITE on the topic covers that since Kafka 3.0).
-  acl --allow-principal User:producer --operation Write --operation Describe --topic visits
+  acl --allow-principal User:producer --operation Write --operation Describe --topic visits 2>>"$log" &
+  pids+=($!)
   # aggregator: reads visits and its own two topics, writes its four output topics...
   acl --allow-principal User:aggregator --operation Read --operation Describe \
-    --topic visits --topic visits-repartition --topic visit-counts-changelog
+    --topic visits --topic visits-repartition --topic visit-counts-changelog 2>>"$log" &
+  pids+=($!)
   acl --allow-principal User:aggregator --operation Write --operation Describe \
-    --topic visits-repartition --topic visit-counts-changelog --topic active-visitors --topic visits-dead-letter
+    --topic visits-repartition --topic visit-counts-changelog --topic active-visitors --topic visits-dead-letter 2>>"$log" &
+  pids+=($!)
   # ...uses its consumer groups (<app>-repartition, -count, -restore) and transactional ids
   # (<app>-count-<partition>), all named after APPLICATION_ID.
-  acl --allow-principal User:aggregator --operation Read --operation Describe --group "$app-" --resource-pattern-type prefixed
-  acl --allow-principal User:aggregator --operation Write --operation Describe --transactional-id "$app-" --resource-pattern-type prefixed
+  acl --allow-principal User:aggregator --operation Read --operation Describe --group "$app-" --resource-pattern-type prefixed 2>>"$log" &
+  pids+=($!)
+  acl --allow-principal User:aggregator --operation Write --operation Describe --transactional-id "$app-" --resource-pattern-type prefixed 2>>"$log" &
+  pids+=($!)
   # gateway: reads active-visitors, assigned by hand under the group <client id>-follower.
-  acl --allow-principal User:gateway --operation Read --operation Describe --topic active-visitors --group "$GATEWAY_CLIENT_ID-follower"
+  acl --allow-principal User:gateway --operation Read --operation Describe --topic active-visitors --group "$GATEWAY_CLIENT_ID-follower" 2>>"$log" &
+  pids+=($!)
+  for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  ((failed == 0)) || { cat "$log" >&2; die "could not create the ACLs (output above, in $log)"; }
   touch "$ACLS_DONE"
   say "created the ACLs of producer, aggregator and gateway"
 }
