@@ -44,15 +44,6 @@ describe('accessErrorOf', () => {
     expect(error!.setting).toBe('KAFKA_SECURITY_PROTOCOL');
   });
 
-  it('takes a connection closed at the first request for a protocol mismatch only when it repeats', () => {
-    const closed = clientError(
-      ErrorCode.ERR__TRANSPORT,
-      'Disconnected while requesting ApiVersion: might be caused by incorrect security.protocol configuration (connecting to a SSL listener?) or broker version is < 0.10 (see api.version.request)',
-    );
-    expect(accessErrorOf(closed, settings, 1)).toBeUndefined();
-    expect(accessErrorOf(closed, settings, 3)!.setting).toBe('KAFKA_SECURITY_PROTOCOL');
-  });
-
   it('names the user when the ACLs refuse it', () => {
     const error = accessErrorOf(clientError(ErrorCode.ERR_TOPIC_AUTHORIZATION_FAILED, 'Broker: Topic authorization failed'), settings);
     expect(error!.setting).toBe('KAFKA_SASL_USERNAME');
@@ -67,42 +58,48 @@ describe('accessErrorOf', () => {
 });
 
 describe('AccessWatch', () => {
-  it('explains a call that timed out by the access problem seen meanwhile', () => {
+  const timeout = clientError(ErrorCode.ERR__TIMED_OUT, 'Local: Timed out');
+
+  it('explains a call that timed out by the refusal the client reported meanwhile', () => {
     const watch = new AccessWatch(settings);
-    const timeout = clientError(ErrorCode.ERR__TIMED_OUT, 'Local: Timed out');
     expect(watch.explain(timeout)).toBe(timeout);
-    watch.observe(clientError(ErrorCode.ERR__TRANSPORT, 'Connection refused'));
+    // The binding's error events carry only the error's name, and code -1.
+    watch.observe(clientError(-1, 'all broker connections are down'));
     expect(watch.problem).toBeUndefined();
-    watch.observe(clientError(ErrorCode.ERR__SSL, 'SSL handshake failed: certificate verify failed'));
+    watch.observe(clientError(-1, 'ssl error'));
     expect((watch.explain(timeout) as KafkaAccessError).setting).toBe('KAFKA_SSL_CA_LOCATION');
   });
 
-  it('counts repeated connection closes', () => {
+  it('prefers the detail of the client\'s log', () => {
     const watch = new AccessWatch(settings);
-    const closed = clientError(ErrorCode.ERR__TRANSPORT, 'Disconnected while requesting ApiVersion: might be caused by incorrect security.protocol configuration');
-    watch.observe(closed);
-    watch.observe(closed);
-    expect(watch.problem).toBeUndefined();
-    watch.observe(closed);
-    expect(watch.problem?.setting).toBe('KAFKA_SECURITY_PROTOCOL');
+    watch.observe(clientError(-1, 'authentication failure'));
+    watch.observeLog({
+      message:
+        '[thrd:sasl_ssl://127.0.0.1:19302/bootstrap]: sasl_ssl://127.0.0.1:19302/bootstrap: SASL authentication error: Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-512 (after 339ms in state AUTH_REQ)',
+    });
+    const problem = watch.explain(timeout) as KafkaAccessError;
+    expect(problem.setting).toBe('KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD');
+    expect(problem.message).toContain('invalid credentials');
+    expect(problem.message).not.toContain(settings.saslPassword);
   });
-});
 
-describe('AccessWatch after a failed call', () => {
-  it('takes a single connection close at the first request as the cause of a call that timed out', () => {
-    const watch = new AccessWatch(settings);
-    watch.observe(clientError(ErrorCode.ERR__TRANSPORT, 'Disconnected while requesting ApiVersion: might be caused by incorrect security.protocol configuration'));
-    watch.observe(clientError(ErrorCode.ERR__ALL_BROKERS_DOWN, '3/3 brokers are down'));
+  it('takes connections closed at their first request for a plaintext client on a TLS listener, once a call failed', () => {
+    const watch = new AccessWatch({ ...settings, securityProtocol: 'plaintext' });
+    watch.observeLog({ message: '127.0.0.1:19303/bootstrap: Disconnected: connection closed by peer: receive 0 after POLLIN (after 2ms in state APIVERSION_QUERY)' });
     expect(watch.problem).toBeUndefined();
-    const timeout = clientError(ErrorCode.ERR__TIMED_OUT, 'Local: Timed out');
     expect((watch.explain(timeout) as KafkaAccessError).setting).toBe('KAFKA_SECURITY_PROTOCOL');
   });
 
-  it('forgets it when a later connection error says something else', () => {
+  it('forgets that suspicion when a later connection error says something else', () => {
+    const watch = new AccessWatch({ ...settings, securityProtocol: 'plaintext' });
+    watch.observeLog({ message: '127.0.0.1:19303/bootstrap: Disconnected: connection closed by peer: receive 0 after POLLIN (after 2ms in state APIVERSION_QUERY)' });
+    watch.observeLog({ message: '127.0.0.1:19303/bootstrap: Connect to ipv4#127.0.0.1:19303 failed: Connection refused (after 0ms in state CONNECT)' });
+    expect(watch.explain(timeout)).toBe(timeout);
+  });
+
+  it('does not suspect a TLS client of speaking plaintext', () => {
     const watch = new AccessWatch(settings);
-    watch.observe(clientError(ErrorCode.ERR__TRANSPORT, 'Disconnected while requesting ApiVersion: might be caused by incorrect security.protocol configuration'));
-    watch.observe(clientError(ErrorCode.ERR__TRANSPORT, 'Connect to ipv4#127.0.0.1:19301 failed: Connection refused'));
-    const timeout = clientError(ErrorCode.ERR__TIMED_OUT, 'Local: Timed out');
+    watch.observeLog({ message: '127.0.0.1:19303/bootstrap: Disconnected: connection closed by peer: receive 0 after POLLIN (after 2ms in state APIVERSION_QUERY)' });
     expect(watch.explain(timeout)).toBe(timeout);
   });
 });

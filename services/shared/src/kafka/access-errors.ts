@@ -34,64 +34,88 @@ function detail(error: { message?: string }): string {
  */
 const NOT_TLS = /wrong version number|packet length too long|unexpected eof|record layer failure|http request|unknown protocol/i;
 
+type Kind = 'authentication' | 'mechanism' | 'tls' | 'not tls' | 'protocol' | 'authorization';
+
+const KIND_OF_CODE = new Map<number, Kind>([
+  [ErrorCode.ERR__AUTHENTICATION, 'authentication'],
+  [ErrorCode.ERR_SASL_AUTHENTICATION_FAILED, 'authentication'],
+  [ErrorCode.ERR_UNSUPPORTED_SASL_MECHANISM, 'mechanism'],
+  [ErrorCode.ERR__SSL, 'tls'],
+  [ErrorCode.ERR_TOPIC_AUTHORIZATION_FAILED, 'authorization'],
+  [ErrorCode.ERR_GROUP_AUTHORIZATION_FAILED, 'authorization'],
+  [ErrorCode.ERR_CLUSTER_AUTHORIZATION_FAILED, 'authorization'],
+  [ErrorCode.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'authorization'],
+]);
+
 /**
- * The access problem an error of the Kafka client means, or undefined for any other error
- * (an outage, a timeout). `repeated` is how many times this kind of error has been seen: a
- * connection closed during the first request is a protocol mismatch only when it keeps happening
- * (a broker shutting down closes connections too).
+ * The kind of refusal a text of librdkafka's describes: the detailed lines of its log ("SASL
+ * authentication error: ...", "SSL handshake failed: ...") or the bare messages of its error
+ * events, which the Node.js binding reduces to the error's name ("authentication failure",
+ * "ssl error") with no code.
+ */
+function kindOfText(text: string): Kind | undefined {
+  if (/SASL authentication error|^authentication failure$/i.test(text)) return 'authentication';
+  if (/SSL handshake failed|^ssl error$/i.test(text)) return NOT_TLS.test(text) ? 'not tls' : 'tls';
+  // librdkafka's own diagnosis when the broker hangs up on its first request.
+  if (/Disconnected while requesting ApiVersion.*security\.protocol/i.test(text)) return 'protocol';
+  return undefined;
+}
+
+function accessError(kind: Kind, settings: KafkaSettings, said: string, cause: unknown): KafkaAccessError {
+  const user = settings.saslUsername === '' ? 'no user (KAFKA_SASL_USERNAME is empty)' : `user "${settings.saslUsername}"`;
+  const ca = settings.sslCaLocation === '' ? 'empty: the system CAs' : settings.sslCaLocation;
+  const kafkaSaid = said === '' ? '' : ` Kafka said: ${said}`;
+  switch (kind) {
+    case 'authentication':
+      return new KafkaAccessError(
+        'KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD',
+        `Kafka refused the credentials of ${user} (${settings.saslMechanism}): check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (and KAFKA_SASL_MECHANISM).${kafkaSaid}`,
+        { cause },
+      );
+    case 'mechanism':
+      return new KafkaAccessError('KAFKA_SASL_MECHANISM', `the brokers do not offer KAFKA_SASL_MECHANISM=${settings.saslMechanism}.${kafkaSaid}`, { cause });
+    case 'not tls':
+      return new KafkaAccessError(
+        'KAFKA_SECURITY_PROTOCOL',
+        `the TLS handshake with the brokers failed as if they spoke no TLS: KAFKA_SECURITY_PROTOCOL=${settings.securityProtocol} does not match the listener at ${settings.brokers}.${kafkaSaid}`,
+        { cause },
+      );
+    case 'tls':
+      return new KafkaAccessError(
+        'KAFKA_SSL_CA_LOCATION',
+        `the brokers' TLS certificate is not trusted: it must be signed by a CA in KAFKA_SSL_CA_LOCATION (${ca}) and name the address in KAFKA_BROKERS.${kafkaSaid}`,
+        { cause },
+      );
+    case 'protocol':
+      return new KafkaAccessError(
+        'KAFKA_SECURITY_PROTOCOL',
+        `the brokers at ${settings.brokers} close every connection at its first request: KAFKA_SECURITY_PROTOCOL=${settings.securityProtocol} does not match their listener (a TLS listener needs ssl or sasl_ssl).${kafkaSaid}`,
+        { cause },
+      );
+    case 'authorization':
+      return new KafkaAccessError(
+        'KAFKA_SASL_USERNAME',
+        `Kafka's ACLs do not allow ${user} to do this service's job (${said}): check KAFKA_SASL_USERNAME (each service has its own user) and the ACLs in docs/operations.md, "Running against a secured cluster"`,
+        { cause },
+      );
+  }
+}
+
+/**
+ * The access problem an error of the Kafka client (or a line of its log) means, or undefined for
+ * any other error (an outage, a timeout). `repeated` is how many times such an error has been
+ * seen: a connection closed during the first request is a protocol mismatch only when it keeps
+ * happening (a broker shutting down closes connections too).
  */
 export function accessErrorOf(error: unknown, settings: KafkaSettings, repeated = 1): KafkaAccessError | undefined {
   if (error instanceof KafkaAccessError) return error;
   if (error === null || typeof error !== 'object') return undefined;
   const { code } = error as { code?: number };
   const text = detail(error as Error);
-  const user = settings.saslUsername === '' ? 'no user (KAFKA_SASL_USERNAME is empty)' : `user "${settings.saslUsername}"`;
-  const ca = settings.sslCaLocation === '' ? 'empty: the system CAs' : settings.sslCaLocation;
-  switch (code) {
-    case ErrorCode.ERR__AUTHENTICATION:
-    case ErrorCode.ERR_SASL_AUTHENTICATION_FAILED:
-      return new KafkaAccessError(
-        'KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD',
-        `Kafka refused the credentials of ${user} (${settings.saslMechanism}): check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD (and KAFKA_SASL_MECHANISM). Kafka said: ${text}`,
-        { cause: error },
-      );
-    case ErrorCode.ERR_UNSUPPORTED_SASL_MECHANISM:
-      return new KafkaAccessError('KAFKA_SASL_MECHANISM', `the brokers do not offer KAFKA_SASL_MECHANISM=${settings.saslMechanism}. Kafka said: ${text}`, { cause: error });
-    case ErrorCode.ERR__SSL:
-      if (NOT_TLS.test(text)) {
-        return new KafkaAccessError(
-          'KAFKA_SECURITY_PROTOCOL',
-          `the TLS handshake with the brokers failed as if they spoke no TLS: KAFKA_SECURITY_PROTOCOL=${settings.securityProtocol} does not match the listener at ${settings.brokers}. Kafka said: ${text}`,
-          { cause: error },
-        );
-      }
-      return new KafkaAccessError(
-        'KAFKA_SSL_CA_LOCATION',
-        `the brokers' TLS certificate is not trusted: it must be signed by a CA in KAFKA_SSL_CA_LOCATION (${ca}) and name the address in KAFKA_BROKERS. Kafka said: ${text}`,
-        { cause: error },
-      );
-    case ErrorCode.ERR__TRANSPORT:
-      // librdkafka's own diagnosis when the broker hangs up on its first request.
-      if (repeated >= 3 && /security\.protocol/.test(text)) {
-        return new KafkaAccessError(
-          'KAFKA_SECURITY_PROTOCOL',
-          `the brokers at ${settings.brokers} close every connection at its first request: KAFKA_SECURITY_PROTOCOL=${settings.securityProtocol} does not match their listener (a TLS listener needs ssl or sasl_ssl). Kafka said: ${text}`,
-          { cause: error },
-        );
-      }
-      return undefined;
-    case ErrorCode.ERR_TOPIC_AUTHORIZATION_FAILED:
-    case ErrorCode.ERR_GROUP_AUTHORIZATION_FAILED:
-    case ErrorCode.ERR_CLUSTER_AUTHORIZATION_FAILED:
-    case ErrorCode.ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
-      return new KafkaAccessError(
-        'KAFKA_SASL_USERNAME',
-        `Kafka's ACLs do not allow ${user} to do this service's job (${text}): check KAFKA_SASL_USERNAME (each service has its own user) and the ACLs in docs/operations.md, "Running against a secured cluster"`,
-        { cause: error },
-      );
-    default:
-      return undefined;
-  }
+  let kind = (code === undefined ? undefined : KIND_OF_CODE.get(code)) ?? kindOfText(text);
+  if (kind === 'tls' && NOT_TLS.test(text)) kind = 'not tls';
+  if (kind === undefined || (kind === 'protocol' && repeated < 3)) return undefined;
+  return accessError(kind, settings, text, error);
 }
 
 /**
@@ -114,9 +138,11 @@ export function clientCreationError(error: unknown, settings: KafkaSettings): un
  */
 export class AccessWatch {
   #problem: KafkaAccessError | undefined;
-  /** What the last connection error would mean if it is no passing trouble (see explain). */
+  /** Whether #problem comes from a log line, which says more than an error event. */
+  #detailed = false;
+  /** What the last connection trouble would mean if it is no passing trouble (see explain). */
   #suspect: KafkaAccessError | undefined;
-  readonly #seen = new Map<number, number>();
+  #protocolHints = 0;
 
   constructor(private readonly settings: KafkaSettings) {}
 
@@ -125,22 +151,47 @@ export class AccessWatch {
     return this.#problem;
   }
 
-  /** Feeds one error event of the client. */
+  /** Feeds one error event of the client (a bare name, such as "authentication failure"). */
   readonly observe = (error: unknown): void => {
-    if (this.#problem) return;
-    const code = (error as { code?: number } | null)?.code ?? 0;
-    const repeated = (this.#seen.get(code) ?? 0) + 1;
-    this.#seen.set(code, repeated);
-    this.#problem = accessErrorOf(error, this.settings, repeated);
-    // librdkafka reports an error once per broker until it changes: a connection closed at its
-    // first request may be seen only once or twice before a call gives up. The next connection
-    // error tells whether that is still what happens ("all brokers down" says nothing about it).
-    if (code === ErrorCode.ERR__TRANSPORT) this.#suspect = accessErrorOf(error, this.settings, Infinity);
+    this.#problem ??= accessErrorOf(error, this.settings);
   };
 
   /**
+   * Feeds one line of the client's log ('event.log'): where librdkafka says what went wrong, e.g.
+   * "SASL authentication error: Authentication failed ... invalid credentials". A detailed line
+   * replaces what a bare error event said.
+   */
+  readonly observeLog = (line: { message?: string }): void => {
+    const text = line.message ?? '';
+    if (this.#closedAtFirstRequest(text)) {
+      // Seen once per broker until something else happens: it may show only once or twice
+      // before a call gives up; a different connection error afterwards clears it.
+      this.#protocolHints++;
+      this.#suspect = accessError('protocol', this.settings, detail({ message: text }), { message: text });
+      if (this.#protocolHints >= 3) this.#problem ??= this.#suspect;
+      return;
+    }
+    if (/Connect to .* failed|Connection refused|timed out/i.test(text)) this.#suspect = undefined;
+    const problem = accessErrorOf({ message: text }, this.settings);
+    if (problem && !this.#detailed) {
+      this.#problem = problem;
+      this.#detailed = true;
+    }
+  };
+
+  /**
+   * The broker hung up on the first request (ApiVersion) of a client that speaks no TLS: what a
+   * TLS listener does with plaintext. Older librdkafka says so itself; newer says only
+   * "Disconnected ... in state APIVERSION_QUERY".
+   */
+  #closedAtFirstRequest(text: string): boolean {
+    if (/Disconnected while requesting ApiVersion.*security\.protocol/i.test(text)) return true;
+    return /Disconnected\b.*in state APIVERSION_QUERY/.test(text) && !this.settings.securityProtocol.endsWith('ssl');
+  }
+
+  /**
    * What to report for a failed call: the error if it is an access problem itself, else the
-   * problem seen meanwhile, or what the last connection error suggested (the call failed, so it
+   * problem seen meanwhile, or what the last connection trouble suggested (the call failed, so it
    * was no passing trouble), else the error.
    */
   explain(error: unknown): unknown {

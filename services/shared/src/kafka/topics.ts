@@ -69,8 +69,9 @@ export class TopicAdmin {
     this.#access = new AccessWatch(settings);
     try {
       this.#client = AdminClient.create(
-        { ...rdkafkaConnectionConfig(settings), 'client.id': `${settings.clientId}-admin` },
-        { 'event.error': this.#access.observe },
+        // Connection closes are logged: one at the first request tells a protocol mismatch.
+        { ...rdkafkaConnectionConfig(settings), 'client.id': `${settings.clientId}-admin`, 'log.connection.close': true },
+        { 'event.error': this.#access.observe, 'event.log': this.#access.observeLog },
       );
     } catch (error) {
       throw clientCreationError(error, settings);
