@@ -249,7 +249,8 @@ wait_until_ready() { # <node...>
   local since=$SECONDS n live
   while :; do
     for n in "$@"; do
-      if ! running_pid "$n" >/dev/null; then
+      # Liveness by pid only: right after the start the process may not show as java yet.
+      if ! kill -0 "$(cat "$(node_dir "$n")/kafka.pid" 2>/dev/null || echo 0)" 2>/dev/null; then
         tail -n 30 "$(node_dir "$n")/kafka.log" >&2
         die "node $n exited during start-up (log above, full log in $(node_dir "$n")/kafka.log)"
       fi
