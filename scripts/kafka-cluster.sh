@@ -246,11 +246,12 @@ live_brokers() {
 
 # Waits until every running node is a live broker (all three after start, the one restarted).
 wait_until_ready() { # <node...>
-  local since=$SECONDS n live
+  local since=$SECONDS n live pid
   while :; do
     for n in "$@"; do
       # Liveness by pid only: right after the start the process may not show as java yet.
-      if ! kill -0 "$(cat "$(node_dir "$n")/kafka.pid" 2>/dev/null || echo 0)" 2>/dev/null; then
+      pid="$(cat "$(node_dir "$n")/kafka.pid" 2>/dev/null || true)"
+      if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
         tail -n 30 "$(node_dir "$n")/kafka.log" >&2
         die "node $n exited during start-up (log above, full log in $(node_dir "$n")/kafka.log)"
       fi
