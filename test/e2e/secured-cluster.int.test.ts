@@ -5,6 +5,8 @@
  * is this file's own: made from scratch in beforeAll (certificates, users, ACLs), stopped in
  * afterAll. The topics are created by the provisioning step as admin, as in production; the
  * services run with their own users and the default topic and group names the ACLs are for.
+ * Also here: a node SIGKILLed under traffic (the leader of visits[0]) loses and doubles nothing,
+ * and settings Kafka refuses stop a service at start with a message naming the setting.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
