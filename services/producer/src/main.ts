@@ -8,6 +8,7 @@
  */
 import {
   Readiness,
+  KafkaAccessError,
   TopicAdmin,
   createLogger,
   createMetricsRegistry,
@@ -99,7 +100,11 @@ async function main(): Promise<void> {
   });
 }
 
-/** Creates the topic if missing and connects; retries with a growing pause until it works or we stop. */
+/**
+ * Creates the topic if missing and connects; retries with a growing pause until it works or we
+ * stop. Kafka refusing our own settings (credentials, TLS, ACLs) is no outage: it ends the start
+ * with an error that names the setting, and the process exits.
+ */
 async function connectWithRetry(config: ProducerConfig, writer: VisitWriter, logger: Logger, signal: AbortSignal): Promise<void> {
   for (let attempt = 1; !signal.aborted; attempt++) {
     const admin = new TopicAdmin(config.kafka, { logger, timeoutMs: 10_000 });
@@ -109,6 +114,7 @@ async function connectWithRetry(config: ProducerConfig, writer: VisitWriter, log
       logger.info({ brokers: config.kafka.brokers, topic: config.topics.visits }, 'connected to Kafka');
       return;
     } catch (error) {
+      if (error instanceof KafkaAccessError) throw error;
       const pauseMs = Math.min(30_000, 1_000 * 2 ** Math.min(attempt - 1, 5));
       logger.warn({ err: error, attempt, retryInMs: pauseMs }, 'cannot reach Kafka yet');
       await sleep(pauseMs, undefined, { signal }).catch(() => undefined);

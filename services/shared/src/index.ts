@@ -17,6 +17,7 @@ export { Liveness, type ProgressWatch } from './http/liveness.js';
 // Kafka: settings, topics, the native client's calls, transactions.
 export { kafkaConfigSchema, rdkafkaConnectionConfig, type KafkaSettings } from './kafka/settings.js';
 export { TopicAdmin, TopicMismatchError, type TopicSpec } from './kafka/topic-admin.js';
+export { AccessWatch, KafkaAccessError, accessErrorOf } from './kafka/access-errors.js';
 export { topicNameSchema, visitsPartitionsSchema, visitsTopicSpec } from './kafka/topic-names.js';
 import * as kafka from './kafka/rdkafka.js';
 export { kafka };

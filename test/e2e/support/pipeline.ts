@@ -11,6 +11,10 @@ export interface PipelineOptions {
   partitions: number;
   windowSeconds: number;
   graceSeconds: number;
+  /** Environment added to every service's (after the run's own topic names), e.g. a secured cluster's settings. */
+  env?: Record<string, string>;
+  /** Environment added to one service's only, e.g. its own Kafka user. */
+  serviceEnv?: Partial<Record<'aggregator' | 'gateway' | 'producer', Record<string, string>>>;
 }
 
 export class Pipeline {
@@ -24,11 +28,12 @@ export class Pipeline {
     this.partitions = options.partitions;
     for (const service of ['aggregator', 'gateway', 'producer']) buildService(service);
     for (let i = 0; i < options.partitions; i++) this.aggregators.push(this.#aggregator(i));
-    this.gateway = new ServiceProcess(`${this.prefix}-gateway`, { service: 'gateway', env: this.env() });
-    this.producer = new ServiceProcess(`${this.prefix}-producer`, { service: 'producer', env: { ...this.env(), PRODUCER_RATE: '0' } });
+    this.gateway = new ServiceProcess(`${this.prefix}-gateway`, { service: 'gateway', env: this.env('gateway') });
+    this.producer = new ServiceProcess(`${this.prefix}-producer`, { service: 'producer', env: { ...this.env('producer'), PRODUCER_RATE: '0' } });
   }
 
-  env(): Record<string, string> {
+  /** The environment of every service, or of one. */
+  env(service?: 'aggregator' | 'gateway' | 'producer'): Record<string, string> {
     return {
       KAFKA_BROKERS: this.options.brokers,
       ...isolatedRunEnv(this.prefix),
@@ -36,17 +41,19 @@ export class Pipeline {
       GRACE_SECONDS: String(this.options.graceSeconds),
       PARTITIONS: String(this.partitions),
       VISITS_PARTITIONS: '4',
+      ...this.options.env,
+      ...(service && this.options.serviceEnv?.[service]),
     };
   }
 
   get activeVisitorsTopic(): string {
-    return `${this.prefix}-active-visitors`;
+    return this.env().TOPIC_ACTIVE_VISITORS!;
   }
 
   #aggregator(ordinal: number): ServiceProcess {
     return new ServiceProcess(`${this.prefix}-aggregator-${ordinal}`, {
       service: 'aggregator',
-      env: { ...this.env(), AGGREGATOR_ORDINAL: String(ordinal) },
+      env: { ...this.env('aggregator'), AGGREGATOR_ORDINAL: String(ordinal) },
       nodeFlags: ['--max-semi-space-size=64'],
     });
   }

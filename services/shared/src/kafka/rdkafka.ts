@@ -24,6 +24,7 @@ export type {
   TopicPartition,
   MessageHeader,
   IAdminClient,
+  TopicDescription,
   ConsumerGlobalConfig,
   ProducerGlobalConfig,
 } from '@confluentinc/kafka-javascript/types/rdkafka.js';

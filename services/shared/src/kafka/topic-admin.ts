@@ -3,7 +3,13 @@
  * relies on. Safe to run from many processes at once (a concurrent creation is not an error).
  * A topic that exists with another partition count is a clear error: silently using it would
  * send keys to the wrong partitions.
+ *
+ * On a secured cluster the services may be allowed to use their topics but not to create them
+ * (docs/operations.md, "Running against a secured cluster"): a creation refused by the ACLs is
+ * fine when the topic exists, and a clear error naming the user when it does not. Credentials,
+ * TLS or ACLs that keep a call from working are reported as a KafkaAccessError (access-errors.ts).
  */
+import { AccessWatch, KafkaAccessError, clientCreationError } from './access-errors.js';
 import { AdminClient, ErrorCode, call, type IAdminClient, type LibrdKafkaError } from './rdkafka.js';
 import { rdkafkaConnectionConfig, type KafkaSettings } from './settings.js';
 import type { Logger } from '../logger.js';
@@ -52,12 +58,24 @@ export interface TopicAdminOptions {
 
 export class TopicAdmin {
   readonly #client: IAdminClient;
+  readonly #settings: KafkaSettings;
+  readonly #access: AccessWatch;
   readonly #timeoutMs: number;
   readonly #replicationFactor: number;
   readonly #logger: Logger | undefined;
 
   constructor(settings: KafkaSettings, { timeoutMs = 30_000, logger }: TopicAdminOptions = {}) {
-    this.#client = AdminClient.create({ ...rdkafkaConnectionConfig(settings), 'client.id': `${settings.clientId}-admin` });
+    this.#settings = settings;
+    this.#access = new AccessWatch(settings);
+    try {
+      this.#client = AdminClient.create(
+        // Connection closes are logged: one at the first request tells a protocol mismatch.
+        { ...rdkafkaConnectionConfig(settings), 'client.id': `${settings.clientId}-admin`, 'log.connection.close': true },
+        { 'event.error': this.#access.observe, 'event.log': this.#access.observeLog },
+      );
+    } catch (error) {
+      throw clientCreationError(error, settings);
+    }
     this.#timeoutMs = timeoutMs;
     this.#replicationFactor = settings.replicationFactor;
     this.#logger = logger;
@@ -65,7 +83,7 @@ export class TopicAdmin {
 
   /** Creates the missing topics and checks the partition count of all of them. */
   async ensureTopics(specs: TopicSpec[]): Promise<void> {
-    await this.#ensure(specs, false);
+    await this.#explained(() => this.#ensure(specs, false));
   }
 
   /**
@@ -74,11 +92,24 @@ export class TopicAdmin {
    * TopicMismatchError even though the services would accept it.
    */
   async provisionTopics(specs: TopicSpec[]): Promise<void> {
-    await this.#ensure(specs, true);
+    await this.#explained(() => this.#ensure(specs, true));
+  }
+
+  /** Runs admin calls; a failure caused by this client's credentials, TLS or ACLs becomes a KafkaAccessError. */
+  async #explained<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw this.#access.explain(error);
+    }
   }
 
   /** The number of partitions of a topic; retried briefly because a new topic takes a moment to appear. */
   async partitionCount(topic: string): Promise<number> {
+    return this.#explained(() => this.#partitionCount(topic));
+  }
+
+  async #partitionCount(topic: string): Promise<number> {
     const deadline = Date.now() + this.#timeoutMs;
     for (;;) {
       try {
@@ -114,7 +145,16 @@ export class TopicAdmin {
   async #ensure(specs: TopicSpec[], provisioning: boolean): Promise<void> {
     for (const spec of specs) {
       const created = await this.#createIfMissing(spec);
-      const partitions = await this.partitionCount(spec.name);
+      const partitions = await this.#partitionCount(spec.name).catch((error: unknown) => {
+        if (created === 'not allowed' && isUnknownTopic(error)) {
+          throw new KafkaAccessError(
+            'KAFKA_SASL_USERNAME',
+            `topic "${spec.name}" does not exist and user "${this.#settings.saslUsername}" may not create it: create the topics first (the aggregator's provision command, run by a user allowed to create them)`,
+            { cause: error },
+          );
+        }
+        throw error;
+      });
       const scaled = provisioning && spec.followsScale === true;
       if (scaled && partitions < spec.partitions) {
         await this.addPartitions(spec.name, spec.partitions);
@@ -122,11 +162,12 @@ export class TopicAdmin {
         continue;
       }
       if ((scaled || spec.exactPartitions !== false) && partitions !== spec.partitions) throw new TopicMismatchError(spec.name, partitions, spec.partitions);
-      this.#logger?.info({ topic: spec.name, partitions, created }, created ? 'topic created' : 'topic exists');
+      this.#logger?.info({ topic: spec.name, partitions, created: created === true }, created === true ? 'topic created' : 'topic exists');
     }
   }
 
-  async #createIfMissing(spec: TopicSpec): Promise<boolean> {
+  /** true = created; false = it exists; 'not allowed' = the ACLs do not let this user create it (it may exist). */
+  async #createIfMissing(spec: TopicSpec): Promise<boolean | 'not allowed'> {
     try {
       await call('createTopic', this.#timeoutMs, (done) =>
         this.#client.createTopic(
@@ -142,7 +183,12 @@ export class TopicAdmin {
       );
       return true;
     } catch (error) {
-      if ((error as LibrdKafkaError).code === ErrorCode.ERR_TOPIC_ALREADY_EXISTS) return false;
+      const code = (error as LibrdKafkaError).code;
+      if (code === ErrorCode.ERR_TOPIC_ALREADY_EXISTS) return false;
+      // Kafka answers so whether or not the topic exists: the partition count check tells.
+      if (code === ErrorCode.ERR_TOPIC_AUTHORIZATION_FAILED || code === ErrorCode.ERR_CLUSTER_AUTHORIZATION_FAILED) return 'not allowed';
+      const access = this.#access.explain(error);
+      if (access instanceof KafkaAccessError) throw access;
       throw new Error(`could not create topic "${spec.name}": ${(error as Error).message}`, { cause: error });
     }
   }

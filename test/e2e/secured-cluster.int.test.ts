@@ -1,0 +1,262 @@
+/**
+ * Issue 16: Eric on a production-like cluster — three KRaft nodes from scripts/kafka-cluster.sh,
+ * replication factor 3 with min.insync.replicas 2, TLS and SASL/SCRAM-SHA-512 on the client
+ * listener, the StandardAuthorizer, and one user per service with only its own ACLs. The cluster
+ * is this file's own: made from scratch in beforeAll (certificates, users, ACLs), stopped in
+ * afterAll. The topics are created by the provisioning step as admin, as in production; the
+ * services run with their own users and the default topic and group names the ACLs are for.
+ * Also here: a node SIGKILLed under traffic (the leader of visits[0]) loses and doubles nothing,
+ * and settings Kafka refuses stop a service at start with a message naming the setting.
+ */
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { kafka, rdkafkaConnectionConfig, type KafkaSettings, type Visit } from '@eric/shared';
+import { finalKey, finalsOf, readResults, uniqueName } from '@eric/shared/testing';
+import { ServiceProcess, buildService, repositoryRoot, sleep } from '@eric/shared/testing/process';
+import { DashboardClient, expectedCounts } from './support/dashboard-client.js';
+import { Pipeline, Traffic } from './support/pipeline.js';
+
+const execFileAsync = promisify(execFile);
+
+const CLUSTER_DIR = `${repositoryRoot}.eric/kafka-cluster-test`;
+const BROKERS = '127.0.0.1:19301,127.0.0.1:19302,127.0.0.1:19303';
+const CA = `${CLUSTER_DIR}/tls/ca.pem`;
+const UNTRUSTED_CA = `${CLUSTER_DIR}/tls/untrusted-ca.pem`;
+const WINDOW = 4;
+const GRACE = 6;
+const PARTITIONS = 2;
+
+/** The names the cluster's ACLs are for: the services' defaults. */
+const DEFAULT_NAMES = {
+  APPLICATION_ID: 'eric-aggregator',
+  TOPIC_VISITS: 'visits',
+  TOPIC_REPARTITION: 'visits-repartition',
+  TOPIC_CHANGELOG: 'visit-counts-changelog',
+  TOPIC_ACTIVE_VISITORS: 'active-visitors',
+  TOPIC_DEAD_LETTER: 'visits-dead-letter',
+};
+
+type User = 'admin' | 'producer' | 'aggregator' | 'gateway';
+
+async function cluster(...args: string[]): Promise<string> {
+  const { stdout } = await execFileAsync('bash', [`${repositoryRoot}scripts/kafka-cluster.sh`, ...args], {
+    env: { ...process.env, KAFKA_CLUSTER_DIR: CLUSTER_DIR },
+  });
+  return stdout;
+}
+
+function password(user: User): string {
+  return readFileSync(`${CLUSTER_DIR}/users/${user}.password`, 'utf8').trim();
+}
+
+/** A service's Kafka settings on this cluster, as environment variables. */
+function kafkaEnv(user: User, changes: Record<string, string> = {}): Record<string, string> {
+  return {
+    KAFKA_BROKERS: BROKERS,
+    KAFKA_SECURITY_PROTOCOL: 'sasl_ssl',
+    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+    KAFKA_SASL_USERNAME: user,
+    KAFKA_SASL_PASSWORD: password(user),
+    KAFKA_SSL_CA_LOCATION: CA,
+    ...changes,
+  };
+}
+
+function settingsOf(user: User): KafkaSettings {
+  return {
+    brokers: BROKERS,
+    clientId: `eric-test-${user}`,
+    securityProtocol: 'sasl_ssl',
+    saslMechanism: 'SCRAM-SHA-512',
+    saslUsername: user,
+    saslPassword: password(user),
+    sslCaLocation: CA,
+    replicationFactor: -1,
+  };
+}
+
+beforeAll(async () => {
+  for (const service of ['aggregator', 'gateway', 'producer']) buildService(service);
+  await cluster('reset');
+  process.stdout.write(await cluster('start'));
+  // The provisioning step, as the chart's topic Job runs it: the admin creates the topics.
+  await execFileAsync(process.execPath, [`${repositoryRoot}services/aggregator/dist/provision.js`], {
+    env: {
+      ...process.env,
+      ...DEFAULT_NAMES,
+      ...kafkaEnv('admin'),
+      PARTITIONS: String(PARTITIONS),
+      VISITS_PARTITIONS: '4',
+      WINDOW_SECONDS: String(WINDOW),
+      GRACE_SECONDS: String(GRACE),
+      PROVISION_TIMEOUT_SECONDS: '60',
+      LOG_LEVEL: 'warn',
+    },
+  });
+}, 300_000);
+
+afterAll(async () => {
+  process.stdout.write(await cluster('stop'));
+}, 60_000);
+
+let pipeline: Pipeline | undefined;
+let client: DashboardClient | undefined;
+afterEach(async () => {
+  client?.close();
+  await pipeline?.stop();
+  pipeline = undefined;
+  client = undefined;
+});
+
+describe('on a three-node cluster with TLS, SCRAM and ACLs', { timeout: 150_000 }, () => {
+  it('each service works with its own user over TLS: exact final counts reach the dashboard', async () => {
+    pipeline = new Pipeline({
+      brokers: BROKERS,
+      partitions: PARTITIONS,
+      windowSeconds: WINDOW,
+      graceSeconds: GRACE,
+      env: DEFAULT_NAMES,
+      serviceEnv: { producer: kafkaEnv('producer'), aggregator: kafkaEnv('aggregator'), gateway: kafkaEnv('gateway') },
+    });
+    await pipeline.start();
+    client = await DashboardClient.connect(pipeline.gateway.port);
+    const w0 = Math.ceil((Date.now() / 1000 + 1) / WINDOW) * WINDOW;
+    const visits: Visit[] = [];
+    for (const account_id of [1, 2]) {
+      for (const store_id of ['web', null]) {
+        for (let i = 0; i < 20; i++) visits.push({ id: `${account_id}-${store_id}-${i % 15}`, account_id, store_id, timestamp: w0 + (i % WINDOW) + 0.5 });
+      }
+    }
+    await pipeline.postUntilAcknowledged(visits);
+    const expected = expectedCounts(visits, WINDOW);
+    await client.waitFor(() => [...expected.keys()].every((key) => client!.finals().has(key)), 60_000, `${expected.size} final counts`);
+    for (const [key, count] of expected) expect(client.finals().get(key), key).toBe(count);
+    const onTopic = finalsOf(await readResults(settingsOf('admin'), DEFAULT_NAMES.TOPIC_ACTIVE_VISITORS, 1000));
+    for (const [key, count] of expected) expect(onTopic.get(key), key).toBe(count);
+  });
+
+  it('refuses a user what its ACLs do not allow: the gateway\'s user cannot write visits', async () => {
+    expect(await produceAs('gateway', DEFAULT_NAMES.TOPIC_VISITS)).toBe(kafka.ErrorCode.ERR_TOPIC_AUTHORIZATION_FAILED);
+    expect(await produceAs('producer', DEFAULT_NAMES.TOPIC_VISITS)).toBe(0);
+    // A service started with another's user stops at once and says which setting to check.
+    const output = await startFails('producer', kafkaEnv('gateway'));
+    expect(output).toMatch(/KAFKA_SASL_USERNAME/);
+    expect(output).toMatch(/authorization/i);
+  });
+});
+
+describe('a node crash under traffic', { timeout: 240_000 }, () => {
+  it('counts every acknowledged visit exactly once when the leader of a visits partition is SIGKILLed and restarted', async () => {
+    // A longer grace: while the dead node still leads its partitions (until the controller fences
+    // it) the visits sent to them wait, and are retried with their original timestamps.
+    pipeline = new Pipeline({
+      brokers: BROKERS,
+      partitions: PARTITIONS,
+      windowSeconds: WINDOW,
+      graceSeconds: 20,
+      env: DEFAULT_NAMES,
+      serviceEnv: { producer: kafkaEnv('producer'), aggregator: kafkaEnv('aggregator'), gateway: kafkaEnv('gateway') },
+    });
+    await pipeline.start();
+    client = await DashboardClient.connect(pipeline.gateway.port);
+    const traffic = new Traffic(pipeline);
+    traffic.start();
+    await sleep(2500);
+    const leader = await leaderOf(DEFAULT_NAMES.TOPIC_VISITS, 0);
+    await cluster('kill', String(leader));
+    await sleep(5000);
+    await cluster('restart', String(leader));
+    // Traffic acknowledged after the restart, so that the pipeline is seen to count again.
+    const acknowledgedBefore = traffic.acknowledged.length;
+    while (traffic.acknowledged.length < acknowledgedBefore + 100) await sleep(100);
+    await traffic.stop();
+    const expected = expectedCounts(traffic.acknowledged, WINDOW);
+    await client.waitFor(() => [...expected.keys()].every((key) => client!.finals().has(key)), 120_000, `${expected.size} final counts`);
+    const finals = client.finals();
+    expect(new Map([...expected.keys()].map((key) => [key, finals.get(key)]))).toEqual(expected);
+    // The windows of this test only (the topic also holds the first test's); throws on a second final.
+    const results = await readResults(settingsOf('admin'), DEFAULT_NAMES.TOPIC_ACTIVE_VISITORS, 1000);
+    const onTopic = finalsOf(results.filter((r) => expected.has(finalKey(r.account_id, r.store_id, r.window[0]))));
+    expect(new Map([...expected.keys()].map((key) => [key, onTopic.get(key)]))).toEqual(expected);
+  });
+});
+
+describe('settings Kafka refuses are clear errors at start, not endless retries', { concurrent: true, timeout: 90_000 }, () => {
+  it('a wrong password', async () => {
+    const wrong = randomBytes(16).toString('hex');
+    const output = await startFails('producer', kafkaEnv('producer', { KAFKA_SASL_PASSWORD: wrong }));
+    expect(output).toMatch(/KAFKA_SASL_PASSWORD/);
+    expect(output).not.toContain(wrong);
+    expect(output).not.toContain(password('producer'));
+  });
+
+  it('a CA that did not sign the brokers\' certificates', async () => {
+    const output = await startFails('producer', kafkaEnv('producer', { KAFKA_SSL_CA_LOCATION: UNTRUSTED_CA }));
+    expect(output).toMatch(/KAFKA_SSL_CA_LOCATION/);
+    expect(output).not.toContain(password('producer'));
+  });
+
+  it('plaintext to the TLS listener', async () => {
+    const output = await startFails('producer', kafkaEnv('producer', { KAFKA_SECURITY_PROTOCOL: 'plaintext' }));
+    expect(output).toMatch(/KAFKA_SECURITY_PROTOCOL/);
+    expect(output).not.toContain(password('producer'));
+  });
+
+  it('the aggregator and the gateway too', async () => {
+    const wrong = randomBytes(16).toString('hex');
+    const [aggregator, gateway] = await Promise.all([
+      startFails('aggregator', kafkaEnv('aggregator', { KAFKA_SASL_PASSWORD: wrong })),
+      startFails('gateway', kafkaEnv('gateway', { KAFKA_SSL_CA_LOCATION: UNTRUSTED_CA })),
+    ]);
+    expect(aggregator).toMatch(/KAFKA_SASL_PASSWORD/);
+    expect(aggregator).not.toContain(wrong);
+    expect(gateway).toMatch(/KAFKA_SSL_CA_LOCATION/);
+  });
+});
+
+/** The node that leads a partition now, as the admin sees it. */
+async function leaderOf(topic: string, partition: number): Promise<number> {
+  const admin = kafka.AdminClient.create(rdkafkaConnectionConfig(settingsOf('admin')));
+  try {
+    const [description] = await kafka.call<kafka.TopicDescription[]>('describeTopics', 10_000, (done) => admin.describeTopics([topic], { timeout: 10_000 }, done));
+    const leader = description?.partitions.find((p) => p.partition === partition)?.leader?.id;
+    if (leader === undefined) throw new Error(`${topic}[${partition}] has no leader`);
+    return leader;
+  } finally {
+    admin.disconnect();
+  }
+}
+
+/** Produces one record as `user` and resolves to its delivery's error code (0 = delivered). */
+async function produceAs(user: User, topic: string): Promise<number> {
+  // Not idempotent: that would need a write permission before the first record.
+  const producer = new kafka.Producer({ ...rdkafkaConnectionConfig(settingsOf(user)), dr_cb: true, 'enable.idempotence': false, 'message.timeout.ms': 15_000 });
+  const delivered = new Promise<number>((resolve) => producer.once('delivery-report', (error) => resolve(error?.code ?? 0)));
+  producer.setPollInterval(10);
+  await kafka.connect(producer);
+  try {
+    producer.produce(topic, null, Buffer.from('{}'));
+    return await delivered;
+  } finally {
+    await kafka.disconnect(producer, 0);
+  }
+}
+
+/** Starts a service that must stop by itself with status 1; resolves to its output. */
+async function startFails(service: 'producer' | 'aggregator' | 'gateway', env: Record<string, string>, timeoutMs = 60_000): Promise<string> {
+  const child = new ServiceProcess(uniqueName(`secured-${service}`), {
+    service,
+    env: { ...DEFAULT_NAMES, ...env, PARTITIONS: String(PARTITIONS), AGGREGATOR_ORDINAL: '0', PRODUCER_RATE: '0' },
+  });
+  await child.start();
+  const exit = await Promise.race([child.exited(), sleep(timeoutMs).then(() => undefined)]);
+  if (!exit) {
+    child.kill('SIGKILL');
+    throw new Error(`${child.name} still runs ${timeoutMs} ms after its start; its log ends with:\n${child.output().slice(-3000)}`);
+  }
+  expect(exit.code, child.output().slice(-3000)).toBe(1);
+  return child.output();
+}
