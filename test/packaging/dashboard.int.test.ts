@@ -237,6 +237,10 @@ describe('the dashboard on a real Prometheus', () => {
     expect(selectors.size).toBeGreaterThanOrEqual(8);
     const matching = async () => (await Promise.all([...selectors].map(async (selector) => ((await query(`count(${selector})`)).data?.result.length ?? 0) > 0))).every(Boolean);
     await waitFor(matching, 150);
+    // Healthy means counting and closing windows: judge the alerts once Prometheus has seen a
+    // final. The first window closes some seconds after the start; in a cluster the alert's
+    // `for` (at least 5 min) covers that start, but this test reads the bare expressions.
+    await waitFor(async () => ((await query('sum(eric_aggregator_results_emitted_total{kind="final"}) > 0')).data?.result.length ?? 0) > 0, 90);
     for (const selector of selectors) {
       const result = await query(`count(${selector})`);
       expect(result.status, selector).toBe('success');
