@@ -26,6 +26,7 @@ import { CountStage } from './count/count-stage.js';
 import { createAggregatorMetrics } from './metrics.js';
 import { PartitionLayoutCheck, StatefulSetReplicas } from './partition-layout.js';
 import { RepartitionStage } from './repartition/repartition-stage.js';
+import type { RepartitionFormat } from './repartition-records.js';
 import { aggregatorTopics } from './topic-specs.js';
 
 export interface Aggregator {
@@ -69,6 +70,7 @@ export async function createAggregator(config: AggregatorConfig, logger: Logger,
     partitions: config.partitions,
     topics: config.topics,
     batchSize: config.repartition.batchSize,
+    format: config.repartition.format as RepartitionFormat,
     limits: { ...DEFAULT_VISIT_LIMITS, maxBytes: config.repartition.visitMaxBytes, maxFutureSeconds: config.repartition.visitMaxFutureSeconds },
     logger,
     metrics,

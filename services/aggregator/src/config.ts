@@ -123,6 +123,12 @@ export const aggregatorConfigSchema = {
       default: 10000,
       env: 'REPARTITION_BATCH_SIZE',
     },
+    format: {
+      doc: 'How visits travel on the repartition topic: "batch" (binary, the visits of a read batch for one partition in one record) or "json" (one record per visit, all that aggregators before batches read: for the first step of upgrading from them, see docs/aggregator.md).',
+      format: ['batch', 'json'],
+      default: 'batch',
+      env: 'REPARTITION_FORMAT',
+    },
     visitMaxBytes: {
       doc: 'Largest accepted visit message, bytes; larger ones go to the dead-letter topic.',
       format: 'positive-int',

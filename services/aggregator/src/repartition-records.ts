@@ -1,9 +1,23 @@
 /**
  * What travels on the repartition topic, from the repartition stage to the count stages. It is
- * Eric's own topic, so the format is Eric's choice; two kinds of records, both JSON:
+ * Eric's own topic, so the format is Eric's choice. Three kinds of records:
  *
- *   a visit      key "account:store"   {"id", "account_id", "store_id", "timestamp"}
- *   a watermark  key "watermark:<p>"   {"watermark": {"source": p, "time": t | null, "idle": bool}}
+ *   visits      key null               binary: the visits of one read batch bound for this partition
+ *   watermark   key "watermark:<p>"    {"watermark": {"source": p, "time": t | null, "idle": bool}}
+ *   one visit   key "account:store"    {"id", "account_id", "store_id", "timestamp"}   (JSON format)
+ *
+ * Visits travel in batches: a Kafka record costs the producer, the broker and the consumer far
+ * more than the ~60 bytes of a visit, so the repartition stage sends the visits of a read batch
+ * that belong to one partition as one record (or a few, each below MAX_VISIT_BATCH_BYTES). The
+ * value of a visit batch (numbers big-endian):
+ *
+ *   u8 format (1), then per visit: f64 timestamp, f64 account_id,
+ *   i32 store length in bytes (-1: null store), store (UTF-8), u16 id length in bytes, id (UTF-8)
+ *
+ * The format byte tells a batch from JSON (which starts with "{"). Count stages read all three
+ * kinds, so during a rolling upgrade from a version that wrote one JSON record per visit, nothing
+ * is lost. Older count stages read only JSON: REPARTITION_FORMAT=json makes the repartition stage
+ * write it, for the first step of such an upgrade (docs/aggregator.md).
  *
  * A watermark says: every visit of partition p of `visits` that the sender has read so far has
  * been written before this record, and the event time of partition p has reached `t` (seconds).
@@ -14,6 +28,7 @@
  * count/event-time.ts). This is how Flink's watermarks travel with the data.
  */
 import type { Visit } from '@eric/shared';
+import { accountStoreIdBytes, readAccountStoreId, writeAccountStoreId } from './binary-fields.js';
 
 export interface Watermark {
   /** The partition of `visits` this watermark is about. */
@@ -24,10 +39,60 @@ export interface Watermark {
   idle: boolean;
 }
 
-export type RepartitionRecord = { kind: 'visit'; visit: Visit } | { kind: 'watermark'; watermark: Watermark } | { kind: 'unreadable' };
+export type RepartitionRecord = { kind: 'visits'; visits: Visit[] } | { kind: 'watermark'; watermark: Watermark } | { kind: 'unreadable' };
 
+/** How visits are written: batched (binary) or, for readers older than batches, one JSON record each. */
+export type RepartitionFormat = 'batch' | 'json';
+
+const VISIT_BATCH_FORMAT = 1;
+/** A visit batch's value stays below this (Kafka's default limit for a record is 1 MB). */
+export const MAX_VISIT_BATCH_BYTES = 256 * 1024;
+const JSON_OBJECT = '{'.charCodeAt(0);
+
+function visitBytes(visit: Visit): number {
+  return 8 + accountStoreIdBytes(visit.store_id, visit.id);
+}
+
+/** The values of the records that carry `visits`, in order, each below MAX_VISIT_BATCH_BYTES. */
+export function encodeVisitBatches(visits: readonly Visit[]): Buffer[] {
+  const values: Buffer[] = [];
+  let from = 0;
+  while (from < visits.length) {
+    let size = 1;
+    let to = from;
+    while (to < visits.length && (to === from || size + visitBytes(visits[to]!) <= MAX_VISIT_BATCH_BYTES)) size += visitBytes(visits[to++]!);
+    values.push(encodeVisitBatch(visits, from, to, size));
+    from = to;
+  }
+  return values;
+}
+
+function encodeVisitBatch(visits: readonly Visit[], from: number, to: number, size: number): Buffer {
+  const buffer = Buffer.allocUnsafe(size);
+  let at = buffer.writeUInt8(VISIT_BATCH_FORMAT, 0);
+  for (let i = from; i < to; i++) {
+    const { id, account_id, store_id, timestamp } = visits[i]!;
+    at = writeAccountStoreId(buffer, buffer.writeDoubleBE(timestamp, at), account_id, store_id, id);
+  }
+  return buffer;
+}
+
+function decodeVisitBatch(value: Buffer): RepartitionRecord {
+  const visits: Visit[] = [];
+  let at = 1;
+  while (at + 8 <= value.length) {
+    const timestamp = value.readDoubleBE(at);
+    const fields = readAccountStoreId(value, at + 8);
+    if (!fields) return { kind: 'unreadable' };
+    visits.push({ id: fields.id, account_id: fields.account_id, store_id: fields.store_id, timestamp });
+    at = fields.next;
+  }
+  if (at !== value.length) return { kind: 'unreadable' };
+  return { kind: 'visits', visits };
+}
+
+/** One visit as one JSON record (REPARTITION_FORMAT=json): only the contract's four fields. */
 export function encodeVisit(visit: Visit): Buffer {
-  // Only the contract's four fields travel on: smaller records, and nothing unvalidated.
   return Buffer.from(JSON.stringify({ id: visit.id, account_id: visit.account_id, store_id: visit.store_id, timestamp: visit.timestamp }));
 }
 
@@ -39,9 +104,11 @@ export function encodeWatermark(watermark: Watermark): Buffer {
   return Buffer.from(JSON.stringify({ watermark }));
 }
 
-/** The repartition stage writes only these two kinds; anything else is a bug upstream. */
+/** The repartition stage writes only these kinds; anything else is a bug upstream. */
 export function decodeRepartitionRecord(value: Buffer | null | undefined): RepartitionRecord {
-  if (!value) return { kind: 'unreadable' };
+  if (!value || value.length === 0) return { kind: 'unreadable' };
+  if (value[0] === VISIT_BATCH_FORMAT) return decodeVisitBatch(value);
+  if (value[0] !== JSON_OBJECT) return { kind: 'unreadable' };
   try {
     const record = JSON.parse(value.toString('utf8')) as Partial<Visit> & { watermark?: Partial<Watermark> };
     if (record.watermark) {
@@ -51,7 +118,7 @@ export function decodeRepartitionRecord(value: Buffer | null | undefined): Repar
     }
     if (typeof record.id !== 'string' || typeof record.account_id !== 'number' || typeof record.timestamp !== 'number') return { kind: 'unreadable' };
     if (record.store_id !== null && typeof record.store_id !== 'string') return { kind: 'unreadable' };
-    return { kind: 'visit', visit: record as Visit };
+    return { kind: 'visits', visits: [record as Visit] };
   } catch {
     return { kind: 'unreadable' };
   }

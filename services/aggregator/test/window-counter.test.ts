@@ -7,7 +7,7 @@ import type { WindowResult } from '@eric/shared';
 import { decodeChangelogRecord, type ChangelogRecord } from '../src/count/changelog.js';
 import { encodeCheckpoint, parseCheckpoint } from '../src/count/checkpoint.js';
 import { WindowCounter, type CountedBatch, type InputRecord } from '../src/count/window-counter.js';
-import { encodeVisit, encodeWatermark, type Watermark } from '../src/repartition-records.js';
+import { encodeVisit, encodeVisitBatches, encodeWatermark, type Watermark } from '../src/repartition-records.js';
 
 // Window [60, 120) closes when the clock reaches 130; [120, 180) at 190.
 const window = { sizeSeconds: 60, graceSeconds: 10 };
@@ -66,10 +66,16 @@ describe('WindowCounter', () => {
     const batch = counter.apply(input.records(visit('a', 61), visit('b', 70), visit('a', 119), visit('a', 65, 'app')), 1000);
     expect(batch.counted).toBe(3);
     expect(batch.duplicates).toBe(1);
+    // One changelog record for the window's new ids.
     expect(batch.changelog.map((record) => decodeChangelogRecord(record.key, record.value))).toEqual([
-      { kind: 'id', window: { start: 60, account_id: 7, store_id: 'web' }, id: 'a' },
-      { kind: 'id', window: { start: 60, account_id: 7, store_id: 'web' }, id: 'b' },
-      { kind: 'id', window: { start: 60, account_id: 7, store_id: 'app' }, id: 'a' },
+      {
+        kind: 'ids',
+        ids: [
+          { window: { start: 60, account_id: 7, store_id: 'web' }, id: 'a' },
+          { window: { start: 60, account_id: 7, store_id: 'web' }, id: 'b' },
+          { window: { start: 60, account_id: 7, store_id: 'app' }, id: 'a' },
+        ],
+      },
     ]);
     expect(batch.results).toEqual([]);
     expect(batch.newestVisit).toBe(70);
@@ -122,7 +128,7 @@ describe('WindowCounter', () => {
     expect(batch.lateness).toEqual([5]); // the clock is at 135, the window closed at 130
     expect(batch.counted).toBe(1);
     expect(batch.changelog.map((record) => decodeChangelogRecord(record.key, record.value))).toEqual([
-      { kind: 'id', window: { start: 120, account_id: 7, store_id: 'web' }, id: 'on-time' },
+      { kind: 'ids', ids: [{ window: { start: 120, account_id: 7, store_id: 'web' }, id: 'on-time' }] },
     ]);
     expect(batch.results).toEqual([]);
   });
@@ -158,6 +164,22 @@ describe('WindowCounter', () => {
     expect(counter.apply(input.records(), 1001).results.map(summary)).toEqual([{ store: 'web', start: 60, count: 3, final: false }]);
     // Unchanged since: nothing.
     expect(counter.apply(input.records(visit('a', 70)), 1002).results).toEqual([]);
+  });
+
+  it('counts the visits of a batch record as it counts single ones', () => {
+    const counter = finalsOnly();
+    const visits = [
+      { id: 'a', account_id: 7, store_id: 'web', timestamp: 61 },
+      { id: 'b', account_id: 7, store_id: null, timestamp: 62 },
+      { id: 'a', account_id: 7, store_id: 'web', timestamp: 63 },
+    ];
+    const batch = counter.apply([{ offset: 0, value: encodeVisitBatches(visits)[0] }, { offset: 1, value: encodeVisit(visits[1]!) }], 1000);
+    expect(batch.counted).toBe(2);
+    expect(batch.duplicates).toBe(2);
+    expect(finals(counter.apply(new Partition().records(mark(0, 130)), 1001))).toEqual([
+      { store: 'web', start: 60, count: 1, final: true },
+      { store: null, start: 60, count: 1, final: true },
+    ]);
   });
 
   it('reports unreadable records by offset and goes on', () => {
@@ -243,8 +265,8 @@ describe('WindowCounter restored from its changelog', () => {
     changelog.commit(counter, counter.apply(input.records(visit('c', 125)), 1001));
     expect(counter.checkpoint().restoreFrom).toBe(0);
     changelog.commit(counter, counter.apply(input.records(mark(0, 131)), 1002));
-    // [60, 120) is closed: its two id records (offsets 0 and 1) are not needed any more.
-    expect(counter.checkpoint()).toEqual({ restoreFrom: 2, closeClock: 131, finalUntil: 121 });
+    // [60, 120) is closed: its id record (offset 0) is not needed any more.
+    expect(counter.checkpoint()).toEqual({ restoreFrom: 1, closeClock: 131, finalUntil: 121 });
   });
 
   it('keeps windows final after a restart with a longer grace: no second final', () => {

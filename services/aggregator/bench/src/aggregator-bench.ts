@@ -3,12 +3,13 @@
  *
  *   1. Throughput: N visits are written to `visits` first; then P aggregator processes start and
  *      the clock runs from the first counted visit to the last. Both stages, exactly-once on.
- *   2. Restore: a changelog partition of R id records is restored by a fresh process.
+ *   2. Restore: a changelog partition holding R ids, written as the count stage writes them (the
+ *      ids of a batch in one record per window, I per record), is restored by a fresh process.
  *   3. Memory: resident memory of that process with R ids in state, minus an empty one.
  *
  * Prints figures; asserts nothing. Environment: KAFKA_BROKERS (default 127.0.0.1:9092),
- * BENCH_VISITS (default 500000), BENCH_PARTITIONS (default "1,4"), BENCH_RESTORE_RECORDS
- * (default 1000000). BENCH_PARTITIONS="" skips the throughput runs.
+ * BENCH_VISITS (default 500000), BENCH_PARTITIONS (default "1,4"), BENCH_RESTORE_IDS
+ * (R, default 1000000), BENCH_IDS_PER_RECORD (I, default 1000: a batch at ~30 000 visits/s). BENCH_PARTITIONS="" skips the throughput runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -17,14 +18,15 @@ import { fileURLToPath } from 'node:url';
 import { TopicAdmin, kafka, rdkafkaConnectionConfig, visitsTopicSpec } from '@eric/shared';
 import { testKafkaSettings, uniqueName, isolatedRunEnv } from '@eric/shared/testing';
 // The compiled aggregator, as the image runs it: its entry point and its changelog record format.
-import { idRecord } from '../../dist/count/changelog.js';
+import { idRecords } from '../../dist/count/changelog.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const settings = testKafkaSettings(brokers, 'eric-bench');
 const entry = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 const VISITS = Number(process.env.BENCH_VISITS ?? 500_000);
 const PARTITION_COUNTS = (process.env.BENCH_PARTITIONS ?? '1,4').split(',').filter(Boolean).map(Number);
-const RESTORE_RECORDS = Number(process.env.BENCH_RESTORE_RECORDS ?? 1_000_000);
+const RESTORE_IDS = Number(process.env.BENCH_RESTORE_IDS ?? 1_000_000);
+const IDS_PER_RECORD = Number(process.env.BENCH_IDS_PER_RECORD ?? 1_000);
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 // As in production (docs/aggregator.md): a larger young generation halves GC time on restore.
 const AGGREGATOR_NODE_FLAGS = ['--max-semi-space-size=64'];
@@ -189,9 +191,14 @@ async function restoreAndMemory(): Promise<void> {
   admin.close();
   // Ids in windows that are still open (now), so they all stay in memory after the restore.
   const start = Math.floor(Date.now() / 1000 / 60) * 60;
-  const produceRate = await bulkProduce(`${prefix}-changelog`, RESTORE_RECORDS, (i) => {
-    const record = idRecord({ start, account_id: i % 1000, store_id: `store-${i % 5}` }, `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
-    return { key: record.key, value: record.value, partition: 0 };
+  const changelogRecords = Math.ceil(RESTORE_IDS / IDS_PER_RECORD);
+  const produceRate = await bulkProduce(`${prefix}-changelog`, changelogRecords, (r) => {
+    const ids = Array.from({ length: Math.min(IDS_PER_RECORD, RESTORE_IDS - r * IDS_PER_RECORD) }, (_, j) => {
+      const i = r * IDS_PER_RECORD + j;
+      return { window: { start, account_id: i % 1000, store_id: `store-${i % 5}` }, id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` };
+    });
+    const [record] = idRecords(start, r * IDS_PER_RECORD, ids);
+    return { key: record!.key, value: record!.value, partition: 0 };
   });
 
   const empty = new Aggregator({ ...topicsEnv(uniqueName('bench-empty'), 1), AGGREGATOR_ORDINAL: '0', WALL_CLOCK_CLOSE: 'false' });
@@ -214,8 +221,8 @@ async function restoreAndMemory(): Promise<void> {
   const heap = m.get('nodejs_heap_size_used_bytes') ?? 0;
   const emptyHeap = emptyMetrics.get('nodejs_heap_size_used_bytes') ?? 0;
   await restoring.stop();
-  console.log(`\nrestore of a ${RESTORE_RECORDS}-record changelog partition (written at ${Math.round(produceRate)} records/s)`);
-  console.log(`  ${records} records in ${seconds.toFixed(2)} s = ${Math.round(records / seconds)} records/s; ${ids} ids in state`);
+  console.log(`\nrestore of a changelog partition of ${RESTORE_IDS} ids in ${changelogRecords} records (written at ${Math.round(produceRate)} records/s)`);
+  console.log(`  ${records} records in ${seconds.toFixed(2)} s = ${Math.round(ids / seconds)} ids/s (${Math.round(records / seconds)} records/s); ${ids} ids in state`);
   console.log(`  resident memory: ${Math.round(rss / 2 ** 20)} MiB with ${ids} ids, ${Math.round(baseline / 2 ** 20)} MiB empty`);
   console.log(`  V8 heap used: ${Math.round(heap / 2 ** 20)} MiB with the ids, ${Math.round(emptyHeap / 2 ** 20)} MiB empty`);
   console.log(
@@ -226,5 +233,5 @@ async function restoreAndMemory(): Promise<void> {
 
 console.log(`Eric aggregator benchmark on ${brokers}`);
 for (const partitions of PARTITION_COUNTS) await throughput(partitions);
-if (RESTORE_RECORDS > 0) await restoreAndMemory();
+if (RESTORE_IDS > 0) await restoreAndMemory();
 process.exit(0);

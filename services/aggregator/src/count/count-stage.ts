@@ -5,7 +5,7 @@
  * restores the state on start and after an abort, and keeps the metrics.
  *
  * Every batch is one Kafka transaction holding
- *   - a changelog record per newly counted visit id (the state change),
+ *   - the newly counted visit ids, a changelog record per window (the state change),
  *   - the results: provisional counts of changed windows and the final count of closed ones,
  *   - the close clock, when windows closed (so a restore knows they are closed),
  *   - the input offset (last processed + 1), through sendOffsetsToTransaction.

@@ -17,7 +17,7 @@
 import type { WindowResult } from '@eric/shared';
 import { decodeRepartitionRecord } from '../repartition-records.js';
 import type { Checkpoint } from './checkpoint.js';
-import { closeClockRecord, decodeChangelogRecord, idRecord, type ChangelogRecord } from './changelog.js';
+import { closeClockRecord, decodeChangelogRecord, idRecords, type ChangelogRecord, type CountedId } from './changelog.js';
 import { EventTimeClock } from './event-time.js';
 import { windowResult } from './results.js';
 import { WindowStore, type OpenWindow } from './window-store.js';
@@ -31,7 +31,7 @@ export interface InputRecord {
 
 /** What one batch changed, and what its transaction must write. */
 export interface CountedBatch {
-  /** For the changelog, in order: one record per newly counted visit, then the close clock if windows closed. */
+  /** For the changelog, in order: the newly counted ids (a record per window), then the close clock if windows closed. */
   changelog: ChangelogRecord[];
   /** For active-visitors, in order: provisional counts of changed open windows, then the finals, oldest first. */
   results: WindowResult[];
@@ -89,9 +89,10 @@ export class WindowCounter {
     const { window, partition } = this.options;
     const store = this.#store;
     const clock = this.#clock;
-    const changelog: ChangelogRecord[] = [];
+    const countedIds = new Map<number, CountedId[]>();
     const lateness: number[] = [];
     const unreadable: number[] = [];
+    let counted = 0;
     let duplicates = 0;
     let newestVisit = 0;
 
@@ -102,19 +103,24 @@ export class WindowCounter {
       } else if (decoded.kind === 'unreadable') {
         unreadable.push(record.offset);
       } else {
-        const { visit } = decoded;
-        const { outcome, key } = store.add(visit, this.#closeClock());
-        if (outcome === 'counted') {
-          changelog.push(idRecord(key, visit.id));
-          newestVisit = Math.max(newestVisit, visit.timestamp);
-        } else if (outcome === 'duplicate') {
-          duplicates++;
-        } else {
-          lateness.push(Math.max(0, this.#closeClock() - closesAt(key.start, window)));
+        for (const visit of decoded.visits) {
+          const { outcome, key } = store.add(visit, this.#closeClock());
+          if (outcome === 'counted') {
+            const ofWindow = countedIds.get(key.start);
+            if (ofWindow) ofWindow.push({ window: key, id: visit.id });
+            else countedIds.set(key.start, [{ window: key, id: visit.id }]);
+            counted++;
+            newestVisit = Math.max(newestVisit, visit.timestamp);
+          } else if (outcome === 'duplicate') {
+            duplicates++;
+          } else {
+            lateness.push(Math.max(0, this.#closeClock() - closesAt(key.start, window)));
+          }
         }
       }
     }
-    const counted = changelog.length;
+    const changelog: ChangelogRecord[] = [];
+    for (const [start, ids] of countedIds) changelog.push(...idRecords(start, records[0]!.offset, ids));
 
     const closed = store.closeDue(this.#closeClock());
     // A restore replays the changelog: the clock record tells it these windows are closed.
@@ -169,7 +175,7 @@ export class WindowCounter {
   restoreRecord(offset: number, key: Buffer | string | null | undefined, value: Buffer | null | undefined): boolean {
     this.#store.changelogPosition = offset;
     const entry = decodeChangelogRecord(key, value);
-    if (entry.kind === 'id') this.#store.insert(entry.window, entry.id);
+    if (entry.kind === 'ids') for (const { window, id } of entry.ids) this.#store.insert(window, id);
     else if (entry.kind === 'close-clock') this.#restoreClosed(entry.closeClock, entry.finalUntil);
     return entry.kind !== 'unreadable';
   }

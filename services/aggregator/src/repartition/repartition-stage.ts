@@ -2,7 +2,8 @@
  * The repartition stage: one member of a consumer group over `visits`. It validates each visit
  * and forwards it to the partition of the repartition topic that owns its (account, store) —
  * murmur2("account_id:store_id") mod P, as Kafka's Java producer would choose — or sends it to
- * the dead-letter topic with the reason. Invalid input never stops it.
+ * the dead-letter topic with the reason. Invalid input never stops it. The visits of a read batch
+ * that go to one partition travel together, in one record (repartition-records.ts).
  *
  * It also tells every count stage how far each partition of `visits` it reads has come in event
  * time: watermark records, written to every repartition partition after the visits they cover
@@ -33,12 +34,13 @@ import {
   type KafkaSettings,
   type Logger,
   type ProgressWatch,
+  type Visit,
   type VisitLimits,
 } from '@eric/shared';
 import { deadLetterHeaders } from './dead-letter.js';
 import { createStageConsumer, createStageProducer } from '../kafka-clients.js';
 import { SourceProgress, parseSourceCheckpoint } from './source-progress.js';
-import { encodeVisit, encodeWatermark, watermarkKey, type Watermark } from '../repartition-records.js';
+import { encodeVisit, encodeVisitBatches, encodeWatermark, watermarkKey, type RepartitionFormat, type Watermark } from '../repartition-records.js';
 import type { AggregatorMetrics } from '../metrics.js';
 
 export interface RepartitionStageOptions {
@@ -48,6 +50,8 @@ export interface RepartitionStageOptions {
   partitions: number;
   topics: { visits: string; repartition: string; deadLetter: string };
   batchSize: number;
+  /** Visits batched per partition (binary), or one JSON record each (for older count stages). */
+  format: RepartitionFormat;
   limits: VisitLimits;
   logger: Logger;
   metrics: AggregatorMetrics;
@@ -274,16 +278,13 @@ export class RepartitionStage {
     const producer = this.#producer!;
     const nowMs = Date.now();
     const nextOffsets = new Map<number, number>();
-    let forwarded = 0;
+    const toPartition: Visit[][] = Array.from({ length: partitions }, () => []);
     for (const message of messages) {
       const result = parseVisit(message.value, nowMs / 1000, limits);
       if (result.ok) {
         const visit = result.value;
-        const key = repartitionKey(visit);
-        // The visit's Kafka timestamp (its arrival) is kept: event time is capped by it.
-        producer.produce(topics.repartition, partitionForKey(key, partitions), encodeVisit(visit), key, message.timestamp);
+        toPartition[partitionForKey(repartitionKey(visit), partitions)]!.push(visit);
         this.#sources.observe(message.partition, visit.timestamp, message.timestamp ?? 0, nowMs);
-        forwarded++;
       } else {
         metrics.visitsInvalid.inc({ reason: result.reason });
         this.#log.warn({ reason: result.reason, detail: result.detail, partition: message.partition, offset: message.offset }, 'invalid visit sent to the dead-letter topic');
@@ -291,6 +292,15 @@ export class RepartitionStage {
       }
       nextOffsets.set(message.partition, message.offset + 1);
     }
+    let forwarded = 0;
+    toPartition.forEach((visits, partition) => {
+      forwarded += visits.length;
+      if (this.options.format === 'json') {
+        for (const visit of visits) producer.produce(topics.repartition, partition, encodeVisit(visit), repartitionKey(visit));
+      } else {
+        for (const value of encodeVisitBatches(visits)) producer.produce(topics.repartition, partition, value, null);
+      }
+    });
     // After the visits, in the same producer: a count stage reads them before the watermark.
     for (const source of nextOffsets.keys()) this.#sendWatermark(this.#sources.flowing(source));
     if (!(await this.#flushUntilAcknowledged())) return false;

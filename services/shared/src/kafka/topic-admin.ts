@@ -125,9 +125,20 @@ export class TopicAdmin {
     }
   }
 
-  /** Grows a topic to `partitions` partitions (Kafka cannot shrink one). */
+  /**
+   * Grows a topic to `partitions` partitions (Kafka cannot shrink one), and returns once the
+   * broker's metadata shows them: the controller answers before every broker knows, and a
+   * partition count read right after would still be the old one.
+   */
   async addPartitions(topic: string, partitions: number): Promise<void> {
     await call('createPartitions', this.#timeoutMs, (done) => this.#client.createPartitions(topic, partitions, this.#timeoutMs, done));
+    const deadline = Date.now() + this.#timeoutMs;
+    for (;;) {
+      const now = await this.#partitionCount(topic);
+      if (now >= partitions) return;
+      if (Date.now() > deadline) throw new Error(`topic "${topic}" was grown to ${partitions} partitions, but the metadata still shows ${now} after ${this.#timeoutMs} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   async deleteTopic(topic: string): Promise<void> {
