@@ -128,39 +128,42 @@ describe('aggregator under crashes', () => {
     const prefix = uniqueName('agg-tail');
     const changelog = `${prefix}-changelog`;
     const aggregator = new AggregatorProcess(`${prefix}-0`, { ...env(prefix, 1), AGGREGATOR_ORDINAL: '0', WALL_CLOCK_CLOSE: 'false' });
-    await aggregator.start();
-    await aggregator.ready();
-    // Visits in the current window, which stays open (no wall-clock close): all of it is state.
-    // Ten rounds, each counted before the next is sent: ten transactions at least, each with
-    // its own changelog record.
-    const now = Date.now() / 1000;
-    for (let round = 0; round < 10; round++) {
-      const visits = Array.from({ length: 200 }, (_, i) => ({ id: `t${round}-${i}`, account_id: 1, store_id: 'x', timestamp: now }));
-      await produceRecords(settings, `${prefix}-visits`, visits.map((v) => ({ value: JSON.stringify(v) })));
-      await waitForMetric(aggregator, 'eric_aggregator_state_ids', 200 * (round + 1));
+    try {
+      await aggregator.start();
+      await aggregator.ready();
+      // Visits in the current window, which stays open (no wall-clock close): all of it is state.
+      // Ten rounds, each counted before the next is sent: ten transactions at least, each with
+      // its own changelog record.
+      const now = Date.now() / 1000;
+      for (let round = 0; round < 10; round++) {
+        const visits = Array.from({ length: 200 }, (_, i) => ({ id: `t${round}-${i}`, account_id: 1, store_id: 'x', timestamp: now }));
+        await produceRecords(settings, `${prefix}-visits`, visits.map((v) => ({ value: JSON.stringify(v) })));
+        await waitForMetric(aggregator, 'eric_aggregator_state_ids', 200 * (round + 1));
+      }
+      await aggregator.stop();
+
+      // What retention does to old segments, done at once: the log now starts in its middle.
+      const records = await readRecords(settings, changelog, { partitions: [0] });
+      const cut = records[Math.floor(records.length / 2)]!.offset;
+      const retained = records.filter((record) => record.offset >= cut);
+      const retainedIds = retained.flatMap((record) => {
+        const entry = decodeChangelogRecord(record.key, record.value);
+        return entry.kind === 'ids' ? entry.ids : [];
+      });
+      expect(records.length).toBeGreaterThanOrEqual(10);
+      expect(retainedIds.length).toBeGreaterThan(0);
+      expect(retainedIds.length).toBeLessThan(2000);
+      const admin = kafka.AdminClient.create(rdkafkaConnectionConfig(settings));
+      await kafka.call('deleteRecords', 10_000, (done) => admin.deleteRecords([{ topic: changelog, partition: 0, offset: cut }], { timeout: 10_000 }, done));
+      admin.disconnect();
+
+      await aggregator.start();
+      await aggregator.ready();
+      expect(await aggregator.metric('eric_aggregator_restore_records_total')).toBe(retained.length);
+      expect(await aggregator.metric('eric_aggregator_state_ids')).toBe(retainedIds.length);
+    } finally {
+      await aggregator.stop();
     }
-    await aggregator.stop();
-
-    // What retention does to old segments, done at once: the log now starts in its middle.
-    const records = await readRecords(settings, changelog, { partitions: [0] });
-    const cut = records[Math.floor(records.length / 2)]!.offset;
-    const retained = records.filter((record) => record.offset >= cut);
-    const retainedIds = retained.flatMap((record) => {
-      const entry = decodeChangelogRecord(record.key, record.value);
-      return entry.kind === 'ids' ? entry.ids : [];
-    });
-    expect(records.length).toBeGreaterThanOrEqual(10);
-    expect(retainedIds.length).toBeGreaterThan(0);
-    expect(retainedIds.length).toBeLessThan(2000);
-    const admin = kafka.AdminClient.create(rdkafkaConnectionConfig(settings));
-    await kafka.call('deleteRecords', 10_000, (done) => admin.deleteRecords([{ topic: changelog, partition: 0, offset: cut }], { timeout: 10_000 }, done));
-    admin.disconnect();
-
-    await aggregator.start();
-    await aggregator.ready();
-    expect(await aggregator.metric('eric_aggregator_restore_records_total')).toBe(retained.length);
-    expect(await aggregator.metric('eric_aggregator_state_ids')).toBe(retainedIds.length);
-    await aggregator.stop();
   }, 60_000);
 });
 
