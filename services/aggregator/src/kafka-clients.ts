@@ -36,7 +36,8 @@ export interface StageConsumerOptions {
 /**
  * A consumer of the stage `name`. Offsets are committed by the stage itself, never automatically:
  * only the stage knows when a record's consequences are safe in Kafka. A short fetch wait and
- * prompt batches keep latency low under a trickle; a new group starts at the earliest offset.
+ * prompt batches keep latency low under a trickle, a bounded prefetch keeps memory low under a
+ * backlog; a new group starts at the earliest offset.
  */
 export function createStageConsumer(settings: KafkaSettings, name: string, logger: Logger, options: StageConsumerOptions): kafka.KafkaConsumer {
   const consumer = new kafka.KafkaConsumer(
@@ -46,6 +47,10 @@ export function createStageConsumer(settings: KafkaSettings, name: string, logge
       'group.id': options.groupId,
       'enable.auto.commit': false,
       'fetch.wait.max.ms': 50,
+      // librdkafka prefetches up to 64 MiB per consumer by default, and that memory stays with
+      // the process: a backlog made it most of the aggregator's resident memory. 16 MiB keeps
+      // several batches ready, which is all a stage can use.
+      'queued.max.messages.kbytes': 16 * 1024,
       ...options.config,
     },
     { 'auto.offset.reset': 'earliest' },

@@ -9,7 +9,8 @@
  *
  * Prints figures; asserts nothing. Environment: KAFKA_BROKERS (default 127.0.0.1:9092),
  * BENCH_VISITS (default 500000), BENCH_PARTITIONS (default "1,4"), BENCH_RESTORE_IDS
- * (R, default 1000000), BENCH_IDS_PER_RECORD (I, default 1000: a batch at ~30 000 visits/s). BENCH_PARTITIONS="" skips the throughput runs.
+ * (R, default 1000000), BENCH_IDS_PER_RECORD (I, default 1000: a batch at ~30 000 visits/s),
+ * BENCH_AGGREGATOR_NODE_ARGS (the aggregators' Node.js flags, default "--max-semi-space-size=64"). BENCH_PARTITIONS="" skips the throughput runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -28,8 +29,9 @@ const PARTITION_COUNTS = (process.env.BENCH_PARTITIONS ?? '1,4').split(',').filt
 const RESTORE_IDS = Number(process.env.BENCH_RESTORE_IDS ?? 1_000_000);
 const IDS_PER_RECORD = Number(process.env.BENCH_IDS_PER_RECORD ?? 1_000);
 const CLOCK_TICKS = 100; // USER_HZ on Linux
-// As in production (docs/aggregator.md): a larger young generation halves GC time on restore.
-const AGGREGATOR_NODE_FLAGS = ['--max-semi-space-size=64'];
+// As in production (docs/aggregator.md); BENCH_AGGREGATOR_NODE_ARGS replaces them, e.g. to measure
+// another young-generation size.
+const AGGREGATOR_NODE_FLAGS = (process.env.BENCH_AGGREGATOR_NODE_ARGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

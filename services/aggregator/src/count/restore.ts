@@ -46,12 +46,13 @@ export async function restoreFromChangelog(options: RestoreOptions): Promise<Res
       'enable.auto.commit': false,
       'enable.partition.eof': true,
       'isolation.level': 'read_committed',
-      // Restore wants throughput: large fetches and a deep local queue, so that the next records
-      // are already fetched and decompressed while JavaScript inserts the current batch.
-      'fetch.max.bytes': 64 * 1024 * 1024,
+      // Restore wants throughput: large fetches and a local queue, so that the next records are
+      // already fetched and decompressed while JavaScript inserts the current batch. Each record
+      // holds the ids of a batch (changelog.ts), so 32 MiB is hundreds of thousands of ids; a
+      // deeper queue only raises the resident memory the process keeps afterwards.
+      'fetch.max.bytes': 32 * 1024 * 1024,
       'max.partition.fetch.bytes': 16 * 1024 * 1024,
-      'queued.min.messages': 500_000,
-      'queued.max.messages.kbytes': 256 * 1024,
+      'queued.max.messages.kbytes': 32 * 1024,
     },
     { 'auto.offset.reset': 'earliest' },
   );
