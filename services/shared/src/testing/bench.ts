@@ -117,6 +117,17 @@ export class GroupLag {
       return { committed: offset, lag: Math.max(0, highOffset - (offset >= 0 ? offset : lowOffset)) };
     });
   }
+  /** Records written to a topic so far (the sum of its partitions' high watermarks); throws if it does not exist. */
+  async written(topic: string, partitions: number): Promise<number> {
+    const consumer = this.#consumer;
+    // Asking for the topic's metadata first: librdkafka would otherwise keep answering "unknown
+    // partition" from its cache for minutes after the topic was created.
+    await call<unknown>('getMetadata', 5_000, (done) => consumer.getMetadata({ topic, timeout: 5_000 }, done));
+    const marks = await Promise.all(
+      Array.from({ length: partitions }, (_, p) => call<{ highOffset: number }>('queryWatermarkOffsets', 5_000, (done) => consumer.queryWatermarkOffsets(topic, p, 5_000, done))),
+    );
+    return marks.reduce((total, m) => total + m.highOffset, 0);
+  }
   /** Records not yet read, per partition. */
   async lag(topic: string, partitions: number): Promise<number[]> {
     return (await this.offsets(topic, partitions)).map((p) => p.lag);
