@@ -3,7 +3,8 @@
  * topology in Kafka Streams' DSL, exactly-once v2, RocksDB, suppress until the window closes), on
  * one broker and one generated dataset.
  *
- *   1. The dataset is written once to a visits topic of its own (4 partitions): BENCH_VISITS
+ *   1. One dataset, written to a visits topic of its own per scenario (BENCH_INPUT_PARTITIONS
+ *      partitions, default 4; "1,4" runs both the backlog on one partition and on four): BENCH_VISITS
  *      visits (default 1 000 000), 10 % of them sent twice (a copy of a recent visit), over ~3 000
  *      (account, store) keys and 15 one-minute windows of event time that ended a few minutes ago,
  *      in time order with up to 2 s of disorder, round-robin over the partitions. After them, on
@@ -13,19 +14,21 @@
  *   2. Each system in turn (BENCH_SYSTEMS, default "ks,eric") reads the whole backlog with its own
  *      application id, internal topics and output topic: Kafka Streams as one JVM with 2 stream
  *      threads, Eric as P aggregator processes. The clock runs from the first visit it writes to its
- *      repartition topic (polled every 250 ms) to the last final it writes; CPU (user + system of the process trees, from /proc) over the same span, and once
- *      more from the start; peak RSS sampled every 250 ms over the whole run.
+ *      repartition topic (polled every 250 ms) to the last final it writes; CPU (user + system of
+ *      the process trees, from /proc) over the same span, and once more from the start; peak RSS
+ *      (the processes' sum, and each one's) sampled every 250 ms over the whole run.
  *   3. Its finals are checked against the counts computed here from the dataset: every window
  *      present once with the right count, nothing else. Kafka Streams drops visits as late when its
  *      input partitions are read out of step (it aligns partitions only inside one task), so the
  *      share of exact windows is reported, not asserted.
  *
  * Prints figures; asserts nothing. Environment: KAFKA_BROKERS (default 127.0.0.1:9092),
- * BENCH_VISITS (1000000), BENCH_PARTITIONS (P, 4), BENCH_KEYS (3000), BENCH_WINDOWS (15),
- * BENCH_SYSTEMS (ks,eric), BENCH_KS_JAR (bench/kafka-streams/target/eric-kafka-streams-bench.jar),
- * BENCH_KS_JAVA_OPTS (JVM flags, default none: the JVM's own heap sizing), BENCH_ERIC_NODE_ARGS
- * (default --max-semi-space-size=64, as in production), EMIT_INTERVAL_MS (Eric's provisional
- * counts, default 0 here: finals only, like suppress), BENCH_TIMEOUT_SECONDS (900 per system).
+ * BENCH_VISITS (1000000), BENCH_PARTITIONS (P, 4), BENCH_INPUT_PARTITIONS (4; a list such as
+ * "1,4" runs one scenario each), BENCH_KEYS (3000), BENCH_WINDOWS (15), BENCH_SYSTEMS (ks,eric),
+ * BENCH_KS_JAR (bench/kafka-streams/target/eric-kafka-streams-bench.jar), BENCH_KS_JAVA_OPTS (JVM
+ * flags, default none: the JVM's own heap sizing), BENCH_ERIC_NODE_ARGS (default
+ * --max-semi-space-size=64, as in production), EMIT_INTERVAL_MS (Eric's provisional counts,
+ * default 0 here: finals only, like suppress), BENCH_TIMEOUT_SECONDS (900 per system).
  * Logs: .eric/bench-logs/ (Kafka Streams) and .eric/test-logs/ (the aggregators).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -52,7 +55,7 @@ const KS_JAR = env.BENCH_KS_JAR ?? `${root}bench/kafka-streams/target/eric-kafka
 const KS_JAVA_OPTS = (env.BENCH_KS_JAVA_OPTS ?? '').split(' ').filter(Boolean);
 const ERIC_NODE_FLAGS = (env.BENCH_ERIC_NODE_ARGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean);
 const TIMEOUT_MS = num('BENCH_TIMEOUT_SECONDS', 900) * 1000;
-const VISITS_PARTITIONS = 4;
+const INPUT_PARTITIONS = (env.BENCH_INPUT_PARTITIONS ?? '4').split(',').filter(Boolean).map(Number);
 const WINDOW = 60;
 const GRACE = 10;
 const DUPLICATE_SHARE = 0.1;
@@ -118,7 +121,7 @@ function generate(): Dataset {
     const store = `flush-${j}`;
     if (!stores.some((s) => partitionForKey(`${FLUSH_ACCOUNT}:${s}`, P) === partitionForKey(`${FLUSH_ACCOUNT}:${store}`, P))) stores.push(store);
   }
-  const flush = Array.from({ length: VISITS_PARTITIONS }, (_, partition) =>
+  const flush = Array.from({ length: Math.max(...INPUT_PARTITIONS) }, (_, partition) =>
     stores.map((store) => Buffer.from(JSON.stringify({ id: `flush-${partition}-${store}`, account_id: FLUSH_ACCOUNT, store_id: store, timestamp: flushTime }))),
   );
   return { visits, expected, firstWindow, flush };
@@ -233,7 +236,7 @@ function check(finals: Final[], expected: Map<string, number>) {
   return { exact, wrong, missing, extra, twice, counted };
 }
 
-async function measure(system: System, data: Dataset, visitsTopic: string): Promise<Result> {
+async function measure(system: System, data: Dataset, visitsTopic: string, inputPartitions: number): Promise<Result> {
   console.log(`\n${system.name}: reading ${fmt(VISITS)} visits (load average ${load()})`);
   const reader = new OutputReader(system.outputTopic, system.parse);
   await reader.start();
@@ -241,7 +244,7 @@ async function measure(system: System, data: Dataset, visitsTopic: string): Prom
   await probe.connect();
   const samples: Array<{ t: number; cpu: number; rss: number[] }> = [];
   const sample = () => {
-    const stats = system.pids().map(treeStats);
+    const stats = treeStats(system.pids());
     samples.push({ t: Date.now(), cpu: stats.reduce((a, s) => a + (s?.cpu ?? 0), 0), rss: stats.map((s) => s?.rss ?? 0) });
   };
   const startedAt = Date.now();
@@ -259,7 +262,7 @@ async function measure(system: System, data: Dataset, visitsTopic: string): Prom
         note = why;
         break;
       }
-      const offsets = await probe.offsets(visitsTopic, VISITS_PARTITIONS).catch(() => undefined);
+      const offsets = await probe.offsets(visitsTopic, inputPartitions).catch(() => undefined);
       if (!readyAt && (await probe.written(system.repartitionTopic, P).catch(() => 0)) > 0) readyAt = Date.now();
       const lag = offsets ? offsets.reduce((a, o) => a + o.lag, 0) : Infinity;
       if (offsets && !consumedAt && lag === 0) consumedAt = Date.now();
@@ -354,7 +357,7 @@ function kafkaStreams(prefix: string, visitsTopic: string): System {
   };
 }
 
-function eric(prefix: string, visitsTopic: string): System {
+function eric(prefix: string, visitsTopic: string, inputPartitions: number): System {
   const applicationId = `${prefix}-eric`;
   const topics = isolatedRunEnv(applicationId);
   const common = {
@@ -362,7 +365,7 @@ function eric(prefix: string, visitsTopic: string): System {
     TOPIC_VISITS: visitsTopic,
     KAFKA_BROKERS: brokers,
     PARTITIONS: String(P),
-    VISITS_PARTITIONS: String(VISITS_PARTITIONS),
+    VISITS_PARTITIONS: String(inputPartitions),
     WINDOW_SECONDS: String(WINDOW),
     GRACE_SECONDS: String(GRACE),
     EMIT_INTERVAL_MS: env.EMIT_INTERVAL_MS ?? '0',
@@ -399,35 +402,31 @@ function eric(prefix: string, visitsTopic: string): System {
 
 // ---------------------------------------------------------------------------------------------
 
-async function main(): Promise<void> {
-  if (SYSTEMS.includes('ks') && !existsSync(KS_JAR)) throw new Error(`${KS_JAR} is missing: build it with mvn -f bench/kafka-streams/pom.xml package (make bench-compare does)`);
-  mkdirSync(LOGS, { recursive: true });
-  const prefix = uniqueName('bench-compare');
+/** One scenario: the dataset on a visits topic of `inputPartitions` partitions, each system in turn. */
+async function scenario(data: Dataset, prefix: string, inputPartitions: number): Promise<Result[]> {
   const visitsTopic = `${prefix}-visits`;
-  console.log(`Eric vs Kafka Streams on ${brokers}: ${fmt(VISITS)} visits, ~${KEYS} keys, ${WINDOWS} windows of ${WINDOW} s (grace ${GRACE} s), P = ${P}, topics ${prefix}-*`);
-  console.log(`machine: ${cpus().length} cores, load average ${load()}`);
-  const data = generate();
   const admin = new TopicAdmin(settings);
   await admin.ensureTopics([
-    visitsTopicSpec(visitsTopic, VISITS_PARTITIONS),
+    visitsTopicSpec(visitsTopic, inputPartitions),
     // Kafka Streams' output, like Eric's active-visitors: one partition. Its internal topics it creates itself.
     { name: `${prefix}-ks-output`, partitions: 1 },
   ]);
   admin.close();
-  const produceRate = await bulkProduce(settings, visitsTopic, VISITS, (i) => ({ key: null, value: data.visits[i]!, partition: i % VISITS_PARTITIONS }));
-  const flush = data.flush.flatMap((records, partition) => records.map((value) => ({ key: null, value, partition })));
+  const produceRate = await bulkProduce(settings, visitsTopic, VISITS, (i) => ({ key: null, value: data.visits[i]!, partition: i % inputPartitions }));
+  const flush = data.flush.slice(0, inputPartitions).flatMap((records, partition) => records.map((value) => ({ key: null, value, partition })));
   await bulkProduce(settings, visitsTopic, flush.length, (i) => flush[i]!);
-  console.log(`dataset: ${fmt(VISITS)} visits written at ${fmt(produceRate)}/s to ${VISITS_PARTITIONS} partitions; ${fmt(data.expected.size)} windows to close, ${fmt(sumOf(data.expected))} distinct visits`);
-
+  console.log(`\n---- backlog on ${inputPartitions} input partition${inputPartitions === 1 ? '' : 's'}: ${fmt(VISITS)} visits written to ${visitsTopic} at ${fmt(produceRate)}/s`);
   const results: Result[] = [];
   for (const name of SYSTEMS) {
-    const system = name === 'ks' ? kafkaStreams(prefix, visitsTopic) : name === 'eric' ? eric(prefix, visitsTopic) : undefined;
+    const system = name === 'ks' ? kafkaStreams(prefix, visitsTopic) : name === 'eric' ? eric(prefix, visitsTopic, inputPartitions) : undefined;
     if (!system) throw new Error(`BENCH_SYSTEMS: unknown system "${name}" (ks, eric)`);
-    results.push(await measure(system, data, visitsTopic));
+    results.push(await measure(system, data, visitsTopic, inputPartitions));
   }
+  return results;
+}
 
-  console.log(`\n==== summary (${new Date().toISOString()}, load average ${load()}) ====`);
-  console.log(`backlog of ${fmt(VISITS)} visits on ${VISITS_PARTITIONS} partitions, P = ${P}, exactly-once; CPU and RSS of the stream processors' processes (the broker excluded)`);
+function summary(inputPartitions: number, results: Result[]): void {
+  console.log(`\nbacklog of ${fmt(VISITS)} visits on ${inputPartitions} input partition${inputPartitions === 1 ? '' : 's'}, P = ${P}, exactly-once; CPU and RSS of the stream processors' processes (the broker excluded)`);
   const ks = results.find((r) => r.name === 'Kafka Streams');
   const er = results.find((r) => r.name === 'Eric');
   const rss = (r: Result | undefined) =>
@@ -435,8 +434,9 @@ async function main(): Promise<void> {
   const ratio = (f: (r: Result) => number) => (ks && er ? (f(er) / f(ks)).toFixed(2) : '—');
   const cell = (r: Result | undefined, f: (r: Result) => string) => (r ? f(r) : '—');
   const exactShare = (r: Result) => `${((r.exact / r.windows) * 100).toFixed(1)} %`;
+  const exact = (r: Result) => (r.exact === r.windows && r.extra === 0 && r.twice === 0 ? 'yes' : 'no');
   table(
-    ['backlog', 'Kafka Streams', 'Eric', 'Eric ÷ Kafka Streams'],
+    [`backlog, ${inputPartitions} input partition${inputPartitions === 1 ? '' : 's'}`, 'Kafka Streams', 'Eric', 'Eric ÷ Kafka Streams'],
     [
       ['visits/s', cell(ks, (r) => fmt(r.visitsPerSecond)), cell(er, (r) => fmt(r.visitsPerSecond)), ratio((r) => r.visitsPerSecond)],
       ['CPU µs per visit', cell(ks, (r) => r.cpuPerVisit.toFixed(1)), cell(er, (r) => r.cpuPerVisit.toFixed(1)), ratio((r) => r.cpuPerVisit)],
@@ -444,7 +444,7 @@ async function main(): Promise<void> {
       ['peak RSS', rss(ks), rss(er), ratio((r) => r.peakRss)],
       ['start until the first repartitioned visit', cell(ks, (r) => `${r.readySeconds.toFixed(1)} s`), cell(er, (r) => `${r.readySeconds.toFixed(1)} s`), '—'],
       ['exact windows', cell(ks, exactShare), cell(er, exactShare), '—'],
-      ['exact (all finals present, right, once; nothing else)', cell(ks, (r) => (r.exact === r.windows && r.extra === 0 && r.twice === 0 ? 'yes' : 'no')), cell(er, (r) => (r.exact === r.windows && r.extra === 0 && r.twice === 0 ? 'yes' : 'no')), '—'],
+      ['exact (every final present, right, once; nothing else)', cell(ks, exact), cell(er, exact), '—'],
     ],
   );
   for (const r of results) {
@@ -453,6 +453,20 @@ async function main(): Promise<void> {
         `the finals count ${fmt(r.counted)} of ${fmt(r.distinct)} distinct visits (${((r.counted / r.distinct) * 100).toFixed(1)} %)${r.note ? `; ${r.note}` : ''}`,
     );
   }
+}
+
+async function main(): Promise<void> {
+  if (SYSTEMS.includes('ks') && !existsSync(KS_JAR)) throw new Error(`${KS_JAR} is missing: build it with mvn -f bench/kafka-streams/pom.xml package (make bench-compare does)`);
+  mkdirSync(LOGS, { recursive: true });
+  const prefix = uniqueName('bench-compare');
+  console.log(`Eric vs Kafka Streams on ${brokers}: ${fmt(VISITS)} visits, ~${KEYS} keys, ${WINDOWS} windows of ${WINDOW} s (grace ${GRACE} s), P = ${P}, topics ${prefix}-*`);
+  console.log(`machine: ${cpus().length} cores, load average ${load()}`);
+  const data = generate();
+  console.log(`dataset: ${fmt(data.expected.size)} windows to close, ${fmt(sumOf(data.expected))} distinct visits`);
+  const runs: Array<[number, Result[]]> = [];
+  for (const inputPartitions of INPUT_PARTITIONS) runs.push([inputPartitions, await scenario(data, `${prefix}-${inputPartitions}p`, inputPartitions)]);
+  console.log(`\n==== summary (${new Date().toISOString()}, load average ${load()}) ====`);
+  for (const [inputPartitions, results] of runs) summary(inputPartitions, results);
 }
 
 function sumOf(map: Map<string, number>): number {

@@ -24,8 +24,8 @@ export function procStats(pid: number | undefined): { cpu: number; rss: number }
   }
 }
 
-/** The process and all its descendants that run now, from the parent ids in /proc. */
-export function processTree(pid: number): number[] {
+/** Child process ids by parent id, of every process that runs now (from /proc). */
+function childrenByParent(): Map<number, number[]> {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -36,17 +36,25 @@ export function processTree(pid: number): number[] {
       // exited meanwhile
     }
   }
-  const tree = [pid];
-  for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
-  return tree;
+  return children;
 }
 
-/** CPU seconds and resident bytes of a process tree (a JVM and anything it started); undefined once gone. */
-export function treeStats(pid: number | undefined): { cpu: number; rss: number } | undefined {
-  const root = procStats(pid);
-  if (!root || !pid) return undefined;
-  const tree = processTree(pid).slice(1).map(procStats);
-  return tree.reduce<{ cpu: number; rss: number }>((total, s) => (s ? { cpu: total.cpu + s.cpu, rss: total.rss + s.rss } : total), root);
+/**
+ * CPU seconds and resident bytes of each process with all its descendants (a JVM, a shell and
+ * what it started), one /proc scan for all of them; undefined for a process that is gone.
+ */
+export function treeStats(pids: Array<number | undefined>): Array<{ cpu: number; rss: number } | undefined> {
+  const children = childrenByParent();
+  return pids.map((pid) => {
+    const root = procStats(pid);
+    if (!root || !pid) return undefined;
+    const tree = [pid];
+    for (let i = 0; i < tree.length; i++) tree.push(...(children.get(tree[i]!) ?? []));
+    return tree.slice(1).reduce((total, child) => {
+      const s = procStats(child);
+      return s ? { cpu: total.cpu + s.cpu, rss: total.rss + s.rss } : total;
+    }, root);
+  });
 }
 
 export interface BulkRecord {
