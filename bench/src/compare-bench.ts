@@ -17,6 +17,11 @@
  *      repartition topic (polled every 250 ms) to the last final it writes; CPU (user + system of
  *      the process trees, from /proc) over the same span, and once more from the start; peak RSS
  *      (the processes' sum, and each one's) sampled every 250 ms over the whole run.
+ *      Then, live (BENCH_PACED_RATE visits/s, default 20 000; 0 leaves it out): the same visits,
+ *      stamped with the time they are sent, written at that rate to 4 input partitions while each
+ *      system runs; the clock runs from the first visit sent until every visit is counted (the
+ *      second stage's lag gone); after that the flush visits go out once the last window's
+ *      end + grace has passed, and the finals are checked as for the backlog.
  *   3. Its finals are checked against the counts computed here from the dataset: every window
  *      present once with the right count, nothing else. Kafka Streams drops visits as late when its
  *      input partitions are read out of step (it aligns partitions only inside one task), so the
@@ -24,9 +29,10 @@
  *
  * Prints figures; asserts nothing. Environment: KAFKA_BROKERS (default 127.0.0.1:9092),
  * BENCH_VISITS (1000000), BENCH_PARTITIONS (P, 4), BENCH_INPUT_PARTITIONS (4; a list such as
- * "1,4" runs one scenario each), BENCH_KEYS (3000), BENCH_WINDOWS (15), BENCH_SYSTEMS (ks,eric),
- * BENCH_KS_JAR (bench/kafka-streams/target/eric-kafka-streams-bench.jar), BENCH_KS_JAVA_OPTS (JVM
- * flags, default none: the JVM's own heap sizing), BENCH_ERIC_NODE_ARGS (default
+ * "1,4" runs one backlog scenario each, "" none), BENCH_PACED_RATE (20000; 0 = no live run),
+ * BENCH_KEYS (3000), BENCH_WINDOWS (15), BENCH_SYSTEMS (ks,eric), BENCH_KS_JAR
+ * (bench/kafka-streams/target/eric-kafka-streams-bench.jar), BENCH_KS_JAVA_OPTS (JVM flags,
+ * default none: the JVM's own heap sizing), BENCH_ERIC_NODE_ARGS (default
  * --max-semi-space-size=64, as in production), EMIT_INTERVAL_MS (Eric's provisional counts,
  * default 0 here: finals only, like suppress), BENCH_TIMEOUT_SECONDS (900 per system).
  * Logs: .eric/bench-logs/ (Kafka Streams) and .eric/test-logs/ (the aggregators).
@@ -56,6 +62,7 @@ const KS_JAVA_OPTS = (env.BENCH_KS_JAVA_OPTS ?? '').split(' ').filter(Boolean);
 const ERIC_NODE_FLAGS = (env.BENCH_ERIC_NODE_ARGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean);
 const TIMEOUT_MS = num('BENCH_TIMEOUT_SECONDS', 900) * 1000;
 const INPUT_PARTITIONS = (env.BENCH_INPUT_PARTITIONS ?? '4').split(',').filter(Boolean).map(Number);
+const PACED_RATE = num('BENCH_PACED_RATE', 20_000);
 const WINDOW = 60;
 const GRACE = 10;
 const DUPLICATE_SHARE = 0.1;
@@ -80,11 +87,20 @@ function random(seed: number): () => number {
   };
 }
 
+interface VisitFields {
+  id: string;
+  account_id: number;
+  store_id: string | null;
+}
+
 interface Dataset {
+  /** Per visit: its fields, or the index of the visit it repeats (the same visit sent again). */
+  fields: Array<VisitFields | number>;
+  /** The visits as JSON with their event times, for a backlog. */
   visits: Buffer[];
-  /** Distinct visit ids per window: finalKey(account, store, start) → count. */
+  /** Distinct visit ids per window of the backlog: finalKey(account, store, start) → count. */
   expected: Map<string, number>;
-  firstWindow: number;
+  /** The flush visits of the backlog, per input partition. */
   flush: Buffer[][];
 }
 
@@ -94,37 +110,70 @@ function generate(): Dataset {
   // Windows that closed a few minutes ago: even the flush visits lie in the past (Eric refuses
   // visits more than 5 minutes in the future), and every window is complete in the topic.
   const firstWindow = Math.floor(Date.now() / 1000 / WINDOW) * WINDOW - span - 3 * WINDOW;
+  const fields: Array<VisitFields | number> = [];
   const visits: Buffer[] = [];
   const expected = new Map<string, number>();
-  const recent: Buffer[] = [];
+  const recent: number[] = [];
   for (let i = 0; i < VISITS; i++) {
     if (recent.length > 0 && rand() < DUPLICATE_SHARE) {
-      visits.push(recent[Math.floor(rand() * recent.length)]!); // the same visit sent again
+      const original = recent[Math.floor(rand() * recent.length)]!;
+      fields.push(original);
+      visits.push(visits[original]!); // the same visit sent again
       continue;
     }
     const k = Math.floor(rand() * KEYS);
-    const account = 1000 + Math.floor(k / 4);
-    const store = k % 4 === 3 ? null : `store-${k % 4}`;
+    const visit = { id: randomUUID(), account_id: 1000 + Math.floor(k / 4), store_id: k % 4 === 3 ? null : `store-${k % 4}` };
     const timestamp = Math.round(Math.max(firstWindow, firstWindow + (i / VISITS) * span - rand() * 2) * 1000) / 1000;
-    const visit = Buffer.from(JSON.stringify({ id: randomUUID(), account_id: account, store_id: store, timestamp }));
-    visits.push(visit);
-    recent.push(visit);
+    fields.push(visit);
+    visits.push(Buffer.from(JSON.stringify({ ...visit, timestamp })));
+    recent.push(i);
     if (recent.length > 1000) recent.shift();
-    const key = finalKey(account, store, Math.floor(timestamp / WINDOW) * WINDOW);
+    const key = finalKey(visit.account_id, visit.store_id, Math.floor(timestamp / WINDOW) * WINDOW);
     expected.set(key, (expected.get(key) ?? 0) + 1);
   }
-  // Flush visits: on every visits partition, one per repartition partition, in a window after
-  // the last one's end + grace.
-  const flushTime = firstWindow + span + GRACE + WINDOW;
+  return { fields, visits, expected, flush: flushVisits(firstWindow + span + GRACE + WINDOW) };
+}
+
+/**
+ * Flush visits at `timestamp` (a window after the last one's end + grace): on every input
+ * partition, one per repartition partition, so that every task's stream time passes it.
+ */
+function flushVisits(timestamp: number): Buffer[][] {
   const stores: string[] = [];
   for (let j = 0; stores.length < P; j++) {
     const store = `flush-${j}`;
     if (!stores.some((s) => partitionForKey(`${FLUSH_ACCOUNT}:${s}`, P) === partitionForKey(`${FLUSH_ACCOUNT}:${store}`, P))) stores.push(store);
   }
-  const flush = Array.from({ length: Math.max(...INPUT_PARTITIONS) }, (_, partition) =>
-    stores.map((store) => Buffer.from(JSON.stringify({ id: `flush-${partition}-${store}`, account_id: FLUSH_ACCOUNT, store_id: store, timestamp: flushTime }))),
+  return Array.from({ length: Math.max(4, ...INPUT_PARTITIONS) }, (_, partition) =>
+    stores.map((store) => Buffer.from(JSON.stringify({ id: `flush-${partition}-${store}`, account_id: FLUSH_ACCOUNT, store_id: store, timestamp }))),
   );
-  return { visits, expected, firstWindow, flush };
+}
+
+/**
+ * The dataset sent live: each visit stamped with the time it is sent (a repeat is its original's
+ * bytes again), and the counts those times give.
+ */
+function liveFeed(data: Dataset) {
+  const sent: Buffer[] = new Array<Buffer>(VISITS);
+  const expected = new Map<string, number>();
+  let lastWindow = 0;
+  return {
+    expected,
+    visit(i: number): Buffer {
+      const fields = data.fields[i]!;
+      if (typeof fields === 'number') return (sent[i] = sent[fields]!);
+      const timestamp = Date.now() / 1000;
+      const start = Math.floor(timestamp / WINDOW) * WINDOW;
+      lastWindow = Math.max(lastWindow, start);
+      const key = finalKey(fields.account_id, fields.store_id, start);
+      expected.set(key, (expected.get(key) ?? 0) + 1);
+      return (sent[i] = Buffer.from(JSON.stringify({ ...fields, timestamp })));
+    },
+    /** When the last window's end + grace is past, epoch seconds. */
+    closeAt: () => lastWindow + WINDOW + GRACE,
+    /** Stamped when sent, after closeAt: in the window after the last one. */
+    flush: () => flushVisits(Date.now() / 1000),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -146,6 +195,8 @@ interface System {
   start(): Promise<void>;
   /** Its internal topic between the two stages: the first record there starts the clock. */
   repartitionTopic: string;
+  /** The consumer group of its second stage, on the repartition topic. */
+  countGroup: string;
   /** Process ids whose trees are measured, one per process of the system. */
   pids(): Array<number | undefined>;
   /** Says why it stopped if it did. */
@@ -236,12 +287,24 @@ function check(finals: Final[], expected: Map<string, number>) {
   return { exact, wrong, missing, extra, twice, counted };
 }
 
-async function measure(system: System, data: Dataset, visitsTopic: string, inputPartitions: number): Promise<Result> {
+/**
+ * Runs one system on the visits in `visitsTopic` until its finals are out. With `feed`, the topic
+ * is empty at the start: once the system has created its topics, `feed` writes the visits while
+ * it runs, and the clock starts with the feed.
+ */
+async function measure(
+  system: System,
+  expected: Map<string, number>,
+  visitsTopic: string,
+  inputPartitions: number,
+  feed?: (visitsWritten: () => void) => Promise<void>,
+): Promise<Result> {
   console.log(`\n${system.name}: reading ${fmt(VISITS)} visits (load average ${load()})`);
   const reader = new OutputReader(system.outputTopic, system.parse);
   await reader.start();
   const probe = new GroupLag(settings, system.inputGroup);
-  await probe.connect();
+  const countProbe = new GroupLag(settings, system.countGroup);
+  await Promise.all([probe.connect(), countProbe.connect()]);
   const samples: Array<{ t: number; cpu: number; rss: number[] }> = [];
   const sample = () => {
     const stats = treeStats(system.pids());
@@ -251,28 +314,46 @@ async function measure(system: System, data: Dataset, visitsTopic: string, input
   await system.start();
   let readyAt = 0;
   let consumedAt = 0;
+  let countedAt = 0;
   let note = '';
   const sampler = setInterval(sample, SAMPLE_MS);
+  let written = feed === undefined; // the visits (not yet the flush visits)
+  let fedAt = feed === undefined ? startedAt : 0; // the flush visits too
+  if (feed) {
+    // Its topics exist once it has started (Kafka Streams creates them in its first rebalance).
+    while ((await probe.written(system.repartitionTopic, P).then(() => false, () => true)) && Date.now() - startedAt < TIMEOUT_MS && !system.failed()) await sleep(SAMPLE_MS);
+    await sleep(2000);
+    readyAt = Date.now();
+    void feed(() => (written = true)).then(
+      () => (fedAt = Date.now()),
+      (error: Error) => (note = `writing the visits failed: ${error.message}`),
+    );
+  }
   let lastPrint = Date.now();
   try {
     for (;;) {
       await sleep(SAMPLE_MS);
       const why = system.failed();
-      if (why) {
-        note = why;
+      if (why || note) {
+        note ||= why!;
         break;
       }
       const offsets = await probe.offsets(visitsTopic, inputPartitions).catch(() => undefined);
       if (!readyAt && (await probe.written(system.repartitionTopic, P).catch(() => 0)) > 0) readyAt = Date.now();
       const lag = offsets ? offsets.reduce((a, o) => a + o.lag, 0) : Infinity;
-      if (offsets && !consumedAt && lag === 0) consumedAt = Date.now();
+      if (offsets && written && !consumedAt && lag === 0) consumedAt = Date.now();
+      // Live: all visits counted (the second stage's lag down to its transaction markers).
+      if (feed && consumedAt && !countedAt) {
+        const countLag = await countProbe.lag(system.repartitionTopic, P).catch(() => undefined);
+        if (countLag && countLag.reduce((a, b) => a + b, 0) <= 2 * P) countedAt = Date.now();
+      }
       const finals = reader.finals.filter((f) => !f.key.startsWith(`${FLUSH_ACCOUNT}|`)).length;
       if (Date.now() - lastPrint >= 5000) {
         lastPrint = Date.now();
-        console.log(`  ${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)} s: visits lag ${fmt(lag)}, finals ${fmt(finals)} of ${fmt(data.expected.size)}, load average ${loadavg()[0]!.toFixed(2)}`);
+        console.log(`  ${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)} s: visits lag ${fmt(lag)}, finals ${fmt(finals)} of ${fmt(expected.size)}, load average ${loadavg()[0]!.toFixed(2)}`);
       }
-      if (finals >= data.expected.size && consumedAt) break;
-      if (consumedAt && Date.now() - Math.max(consumedAt, reader.lastAt) > IDLE_END_MS) break;
+      if (fedAt && consumedAt && finals >= expected.size) break;
+      if (fedAt && consumedAt && Date.now() - Math.max(consumedAt, fedAt, reader.lastAt) > IDLE_END_MS) break;
       if (Date.now() - startedAt > TIMEOUT_MS) {
         note = `timed out after ${TIMEOUT_MS / 1000} s`;
         break;
@@ -282,15 +363,18 @@ async function measure(system: System, data: Dataset, visitsTopic: string, input
     clearInterval(sampler);
     sample();
   }
-  const endAt = reader.lastAt || Date.now();
+  // Backlog: until the last final. Live: until every visit was counted; the wait for the last
+  // window's end + grace (both systems idle) is left out.
+  const endAt = feed && countedAt ? countedAt : reader.lastAt || Date.now();
   await system.stop();
   await reader.stop();
   probe.close();
+  countProbe.close();
   const cpuAt = (t: number) => (samples.find((s) => s.t >= t) ?? samples.at(-1)!).cpu;
   const from = readyAt || startedAt;
   const seconds = (endAt - from) / 1000;
   const perProcess = system.pids().map((_, i) => Math.max(...samples.map((s) => s.rss[i] ?? 0)));
-  const verdict = check(reader.finals, data.expected);
+  const verdict = check(reader.finals, expected);
   const result: Result = {
     name: system.name,
     processes: perProcess.length,
@@ -300,13 +384,13 @@ async function measure(system: System, data: Dataset, visitsTopic: string, input
     readySeconds: (from - startedAt) / 1000,
     peakRss: Math.max(...samples.map((s) => s.rss.reduce((a, b) => a + b, 0))),
     peakRssPerProcess: perProcess,
-    windows: data.expected.size,
-    distinct: sumOf(data.expected),
+    windows: expected.size,
+    distinct: sumOf(expected),
     ...verdict,
     note,
   };
   console.log(
-    `  ${system.name}: ${fmt(result.visitsPerSecond)} visits/s over ${seconds.toFixed(1)} s (the first of them ${result.readySeconds.toFixed(1)} s after the start), ` +
+    `  ${system.name}: ${fmt(result.visitsPerSecond)} visits/s over ${seconds.toFixed(1)} s (clock started ${result.readySeconds.toFixed(1)} s after the process start), ` +
       `${result.cpuPerVisit.toFixed(1)} µs CPU per visit, peak RSS ${fmt(result.peakRss / MiB)} MiB; ` +
       `windows exact ${fmt(result.exact)} of ${fmt(result.windows)}, wrong ${fmt(result.wrong)}, missing ${fmt(result.missing)}, extra ${fmt(result.extra)}, finals twice ${fmt(result.twice)}${note ? `; ${note}` : ''}`,
   );
@@ -343,6 +427,7 @@ function kafkaStreams(prefix: string, visitsTopic: string): System {
       exit = new Promise((resolve) => started.once('close', () => resolve()));
     },
     repartitionTopic: `${applicationId}-visits-by-key-repartition`,
+    countGroup: applicationId,
     pids: () => [child?.pid],
     failed: () => (child && child.exitCode !== null ? `the JVM exited with ${child.exitCode} (see .eric/bench-logs/${applicationId}.log)` : undefined),
     async stop() {
@@ -389,6 +474,7 @@ function eric(prefix: string, visitsTopic: string, inputPartitions: number): Sys
       await Promise.all(aggregators.map((a) => a.start()));
     },
     repartitionTopic: topics.TOPIC_REPARTITION!,
+    countGroup: `${applicationId}-count`,
     pids: () => aggregators.map((a) => a.pid),
     failed() {
       const gone = aggregators.find((a) => !a.running);
@@ -402,31 +488,60 @@ function eric(prefix: string, visitsTopic: string, inputPartitions: number): Sys
 
 // ---------------------------------------------------------------------------------------------
 
-/** One scenario: the dataset on a visits topic of `inputPartitions` partitions, each system in turn. */
-async function scenario(data: Dataset, prefix: string, inputPartitions: number): Promise<Result[]> {
-  const visitsTopic = `${prefix}-visits`;
+/**
+ * One scenario: each system in turn on the dataset in a visits topic of `inputPartitions`
+ * partitions — written beforehand with the dataset's event times (a backlog), or, with `rate`,
+ * written live at that many visits/s while the system runs, each visit stamped with the time it
+ * is sent (a topic per system).
+ */
+async function scenario(data: Dataset, prefix: string, inputPartitions: number, rate = 0): Promise<Result[]> {
   const admin = new TopicAdmin(settings);
-  await admin.ensureTopics([
-    visitsTopicSpec(visitsTopic, inputPartitions),
-    // Kafka Streams' output, like Eric's active-visitors: one partition. Its internal topics it creates itself.
-    { name: `${prefix}-ks-output`, partitions: 1 },
-  ]);
-  admin.close();
-  const produceRate = await bulkProduce(settings, visitsTopic, VISITS, (i) => ({ key: null, value: data.visits[i]!, partition: i % inputPartitions }));
-  const flush = data.flush.slice(0, inputPartitions).flatMap((records, partition) => records.map((value) => ({ key: null, value, partition })));
-  await bulkProduce(settings, visitsTopic, flush.length, (i) => flush[i]!);
-  console.log(`\n---- backlog on ${inputPartitions} input partition${inputPartitions === 1 ? '' : 's'}: ${fmt(VISITS)} visits written to ${visitsTopic} at ${fmt(produceRate)}/s`);
+  // Kafka Streams' output, like Eric's active-visitors: one partition. Its internal topics it creates itself.
+  await admin.ensureTopics([{ name: `${prefix}-ks-output`, partitions: 1 }]);
+  /** Writes the visits (`visit(i)`), then the flush visits; `live` says when and whom to tell. */
+  const write = async (visitsTopic: string, visit: (i: number) => Buffer, flush: () => Buffer[][], live?: { closeAt: () => number; written: () => void }): Promise<number> => {
+    const visitsRate = await bulkProduce(settings, visitsTopic, VISITS, (i) => ({ key: null, value: visit(i), partition: i % inputPartitions }), rate || undefined);
+    if (live) {
+      live.written();
+      // Live, the flush visits are stamped when they are sent: once the last window's end + grace
+      // has passed (Eric caps event time at a record's arrival: a visit from the future moves nothing).
+      const wait = Math.max(0, live.closeAt() * 1000 - Date.now());
+      console.log(`  ${fmt(VISITS)} visits written at ${fmt(visitsRate)}/s; the last window closes in ${(wait / 1000).toFixed(0)} s`);
+      await sleep(wait);
+    }
+    const flushes = flush().slice(0, inputPartitions).flatMap((records, partition) => records.map((value) => ({ key: null, value, partition })));
+    await bulkProduce(settings, visitsTopic, flushes.length, (i) => flushes[i]!);
+    return visitsRate;
+  };
+  const plural = inputPartitions === 1 ? '' : 's';
+  const backlogTopic = `${prefix}-visits`;
+  if (rate) {
+    console.log(`\n---- live, paced: ${fmt(VISITS)} visits written at ${fmt(rate)}/s to ${inputPartitions} input partition${plural} while each system runs`);
+  } else {
+    await admin.ensureTopics([visitsTopicSpec(backlogTopic, inputPartitions)]);
+    const produced = await write(backlogTopic, (i) => data.visits[i]!, () => data.flush);
+    console.log(`\n---- backlog on ${inputPartitions} input partition${plural}: ${fmt(VISITS)} visits written to ${backlogTopic} at ${fmt(produced)}/s`);
+  }
   const results: Result[] = [];
   for (const name of SYSTEMS) {
+    const visitsTopic = rate ? `${prefix}-${name}-visits` : backlogTopic;
+    if (rate) await admin.ensureTopics([visitsTopicSpec(visitsTopic, inputPartitions)]);
     const system = name === 'ks' ? kafkaStreams(prefix, visitsTopic) : name === 'eric' ? eric(prefix, visitsTopic, inputPartitions) : undefined;
     if (!system) throw new Error(`BENCH_SYSTEMS: unknown system "${name}" (ks, eric)`);
-    results.push(await measure(system, data, visitsTopic, inputPartitions));
+    if (rate) {
+      const live = liveFeed(data);
+      const feed = async (written: () => void) => void (await write(visitsTopic, live.visit, live.flush, { closeAt: live.closeAt, written }));
+      results.push(await measure(system, live.expected, visitsTopic, inputPartitions, feed));
+    } else {
+      results.push(await measure(system, data.expected, visitsTopic, inputPartitions));
+    }
   }
+  admin.close();
   return results;
 }
 
-function summary(inputPartitions: number, results: Result[]): void {
-  console.log(`\nbacklog of ${fmt(VISITS)} visits on ${inputPartitions} input partition${inputPartitions === 1 ? '' : 's'}, P = ${P}, exactly-once; CPU and RSS of the stream processors' processes (the broker excluded)`);
+function summary(label: string, results: Result[]): void {
+  console.log(`\n${label}: ${fmt(VISITS)} visits, P = ${P}, exactly-once; CPU and RSS of the stream processors' processes (the broker excluded)`);
   const ks = results.find((r) => r.name === 'Kafka Streams');
   const er = results.find((r) => r.name === 'Eric');
   const rss = (r: Result | undefined) =>
@@ -436,13 +551,13 @@ function summary(inputPartitions: number, results: Result[]): void {
   const exactShare = (r: Result) => `${((r.exact / r.windows) * 100).toFixed(1)} %`;
   const exact = (r: Result) => (r.exact === r.windows && r.extra === 0 && r.twice === 0 ? 'yes' : 'no');
   table(
-    [`backlog, ${inputPartitions} input partition${inputPartitions === 1 ? '' : 's'}`, 'Kafka Streams', 'Eric', 'Eric ÷ Kafka Streams'],
+    [label, 'Kafka Streams', 'Eric', 'Eric ÷ Kafka Streams'],
     [
       ['visits/s', cell(ks, (r) => fmt(r.visitsPerSecond)), cell(er, (r) => fmt(r.visitsPerSecond)), ratio((r) => r.visitsPerSecond)],
       ['CPU µs per visit', cell(ks, (r) => r.cpuPerVisit.toFixed(1)), cell(er, (r) => r.cpuPerVisit.toFixed(1)), ratio((r) => r.cpuPerVisit)],
       ['… with start-up', cell(ks, (r) => r.cpuPerVisitWithStart.toFixed(1)), cell(er, (r) => r.cpuPerVisitWithStart.toFixed(1)), ratio((r) => r.cpuPerVisitWithStart)],
       ['peak RSS', rss(ks), rss(er), ratio((r) => r.peakRss)],
-      ['start until the first repartitioned visit', cell(ks, (r) => `${r.readySeconds.toFixed(1)} s`), cell(er, (r) => `${r.readySeconds.toFixed(1)} s`), '—'],
+      ['start until the clock starts', cell(ks, (r) => `${r.readySeconds.toFixed(1)} s`), cell(er, (r) => `${r.readySeconds.toFixed(1)} s`), '—'],
       ['exact windows', cell(ks, exactShare), cell(er, exactShare), '—'],
       ['exact (every final present, right, once; nothing else)', cell(ks, exact), cell(er, exact), '—'],
     ],
@@ -463,10 +578,14 @@ async function main(): Promise<void> {
   console.log(`machine: ${cpus().length} cores, load average ${load()}`);
   const data = generate();
   console.log(`dataset: ${fmt(data.expected.size)} windows to close, ${fmt(sumOf(data.expected))} distinct visits`);
-  const runs: Array<[number, Result[]]> = [];
-  for (const inputPartitions of INPUT_PARTITIONS) runs.push([inputPartitions, await scenario(data, `${prefix}-${inputPartitions}p`, inputPartitions)]);
+  const runs: Array<[string, Result[]]> = [];
+  for (const inputPartitions of INPUT_PARTITIONS) {
+    const label = `backlog on ${inputPartitions} input partition${inputPartitions === 1 ? '' : 's'}`;
+    runs.push([label, await scenario(data, `${prefix}-${inputPartitions}p`, inputPartitions)]);
+  }
+  if (PACED_RATE > 0) runs.push([`live, paced at ${fmt(PACED_RATE)}/s on 4 input partitions`, await scenario(data, `${prefix}-paced`, 4, PACED_RATE)]);
   console.log(`\n==== summary (${new Date().toISOString()}, load average ${load()}) ====`);
-  for (const [inputPartitions, results] of runs) summary(inputPartitions, results);
+  for (const [label, results] of runs) summary(label, results);
 }
 
 function sumOf(map: Map<string, number>): number {

@@ -63,8 +63,11 @@ export interface BulkRecord {
   partition: number | null;
 }
 
-/** Writes records as fast as the producer allows (idempotent, acks=all, lz4); returns records/s. */
-export async function bulkProduce(settings: KafkaSettings, topic: string, count: number, make: (i: number) => BulkRecord): Promise<number> {
+/**
+ * Writes records as fast as the producer allows, or at `ratePerSecond` (idempotent, acks=all, lz4);
+ * returns the records/s it reached.
+ */
+export async function bulkProduce(settings: KafkaSettings, topic: string, count: number, make: (i: number) => BulkRecord, ratePerSecond?: number): Promise<number> {
   const producer = new Producer({
     ...rdkafkaConnectionConfig(settings),
     'enable.idempotence': true,
@@ -79,6 +82,10 @@ export async function bulkProduce(settings: KafkaSettings, topic: string, count:
   await connect(producer);
   const started = Date.now();
   for (let i = 0; i < count; i++) {
+    if (ratePerSecond && i % 100 === 0) {
+      const ahead = started + (i / ratePerSecond) * 1000 - Date.now();
+      if (ahead > 0) await sleep(ahead);
+    }
     const record = make(i);
     for (;;) {
       try {
