@@ -34,7 +34,8 @@
  * (bench/kafka-streams/target/eric-kafka-streams-bench.jar), BENCH_KS_JAVA_OPTS (JVM flags,
  * default none: the JVM's own heap sizing), BENCH_ERIC_NODE_ARGS (default
  * --max-semi-space-size=64, as in production), EMIT_INTERVAL_MS (Eric's provisional counts,
- * default 0 here: finals only, like suppress), BENCH_TIMEOUT_SECONDS (900 per system).
+ * default 0 here: finals only, like suppress), BENCH_TIMEOUT_SECONDS (900 per system),
+ * BENCH_PROGRESS_MS (5000: how often a progress line is printed).
  * Logs: .eric/bench-logs/ (Kafka Streams) and .eric/test-logs/ (the aggregators).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -343,14 +344,12 @@ async function measure(
       const lag = offsets ? offsets.reduce((a, o) => a + o.lag, 0) : Infinity;
       if (offsets && written && !consumedAt && lag === 0) consumedAt = Date.now();
       // Live: all visits counted (the second stage's lag down to its transaction markers).
-      if (feed && consumedAt && !countedAt) {
-        const countLag = await countProbe.lag(system.repartitionTopic, P).catch(() => undefined);
-        if (countLag && countLag.reduce((a, b) => a + b, 0) <= 2 * P) countedAt = Date.now();
-      }
+      const countLag = feed && !countedAt ? await countProbe.lag(system.repartitionTopic, P).then((l) => l.reduce((a, b) => a + b, 0), () => Infinity) : 0;
+      if (consumedAt && !countedAt && countLag <= 2 * P) countedAt = Date.now();
       const finals = reader.finals.filter((f) => !f.key.startsWith(`${FLUSH_ACCOUNT}|`)).length;
-      if (Date.now() - lastPrint >= 5000) {
+      if (Date.now() - lastPrint >= (env.BENCH_PROGRESS_MS ? Number(env.BENCH_PROGRESS_MS) : 5000)) {
         lastPrint = Date.now();
-        console.log(`  ${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)} s: visits lag ${fmt(lag)}, finals ${fmt(finals)} of ${fmt(expected.size)}, load average ${loadavg()[0]!.toFixed(2)}`);
+        console.log(`  ${((Date.now() - startedAt) / 1000).toFixed(0).padStart(4)} s: visits lag ${fmt(lag)}${feed && !countedAt ? `, count lag ${fmt(countLag)}` : ''}, finals ${fmt(finals)} of ${fmt(expected.size)}, load average ${loadavg()[0]!.toFixed(2)}`);
       }
       if (fedAt && consumedAt && finals >= expected.size) break;
       if (fedAt && consumedAt && Date.now() - Math.max(consumedAt, fedAt, reader.lastAt) > IDLE_END_MS) break;
