@@ -108,6 +108,23 @@ bench: build ## Measure the whole pipeline (producer, 4 aggregators, gateway, we
 	scripts/kafka.sh start
 	node bench/dist/pipeline-bench.js
 
+.PHONY: bench-compare
+
+KS_BENCH_JAR := bench/kafka-streams/target/eric-kafka-streams-bench.jar
+
+# The Kafka Streams application of the same topology: one runnable jar (Maven keeps what it
+# downloads in ~/.m2, so later builds work offline).
+$(KS_BENCH_JAR): bench/kafka-streams/pom.xml $(shell find bench/kafka-streams/src -type f 2>/dev/null)
+	scripts/install.sh --jdk
+	mvn --batch-mode --quiet -Dstyle.color=never --file bench/kafka-streams/pom.xml package
+	touch $@
+
+comma := ,
+# The jar only when Kafka Streams runs (BENCH_SYSTEMS, default both).
+bench-compare: build $(if $(filter ks,$(subst $(comma), ,$(or $(BENCH_SYSTEMS),ks))),$(KS_BENCH_JAR)) ## Eric side by side with Kafka Streams (same topology, broker and 1 M visits): visits/s, CPU µs per visit, peak RSS, exactness, ratios (BENCH_VISITS, BENCH_SYSTEMS=ks,eric)
+	scripts/kafka.sh start
+	export KAFKA_BROKERS="$${KAFKA_BROKERS:-127.0.0.1:$${KAFKA_PORT:-9092}}"; node bench/dist/compare-bench.js
+
 .PHONY: tools chart-values
 
 tools: ## Install the packaging tools (helm, kubeconform, schemas, Prometheus) into ~/.cache/eric/tools

@@ -10,6 +10,7 @@
 #
 #   scripts/install.sh            system packages + npm packages
 #   scripts/install.sh --browser  only Chromium, for the dashboard's browser test (`make test`)
+#   scripts/install.sh --jdk      only a JDK and Maven, to build bench/kafka-streams (`make bench-compare`)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -53,6 +54,12 @@ install_debian_packages() { # packages...
 if [ "${1:-}" = "--browser" ]; then
   # playwright-core drives the system's Chromium: no browser download is needed or possible.
   command -v chromium >/dev/null || install_debian_packages chromium
+  exit 0
+fi
+
+if [ "${1:-}" = "--jdk" ]; then
+  # A Java compiler and Maven, however they were installed, will do.
+  { command -v javac >/dev/null && command -v mvn >/dev/null; } || install_debian_packages default-jdk-headless maven
   exit 0
 fi
 

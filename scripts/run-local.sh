@@ -117,8 +117,7 @@ trap 'stop_all' TERM
 if built aggregator; then
   for ((i = 0; i < AGGREGATORS; i++)); do
     start_service "aggregator-$i" services/aggregator/dist/main.js \
-      AGGREGATOR_ORDINAL="$i" PARTITIONS="$AGGREGATORS" HTTP_PORT="$((AGGREGATOR_PORT + i))" \
-      NODE_OPTIONS="--max-semi-space-size=64"
+      AGGREGATOR_ORDINAL="$i" PARTITIONS="$AGGREGATORS" HTTP_PORT="$((AGGREGATOR_PORT + i))"
   done
 fi
 if built gateway; then

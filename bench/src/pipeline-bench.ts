@@ -33,8 +33,8 @@ import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { kafka, rdkafkaConnectionConfig } from '@eric/shared';
 import { testKafkaSettings, uniqueName, isolatedRunEnv } from '@eric/shared/testing';
+import { GroupLag, fmt, procStats, table } from '@eric/shared/testing/bench';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const env = process.env;
@@ -51,14 +51,12 @@ const WINDOW = num('BENCH_WINDOW_SECONDS', 5);
 const GRACE = num('BENCH_GRACE_SECONDS', 2);
 const P = num('BENCH_PARTITIONS', 4);
 const VISITS_PARTITIONS = 4;
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-const AGGREGATOR_NODE_FLAGS = ['--max-semi-space-size=64', ...(env.BENCH_AGGREGATOR_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+const AGGREGATOR_NODE_FLAGS = (env.BENCH_AGGREGATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const PRODUCER_NODE_FLAGS = (env.BENCH_PRODUCER_NODE_ARGS ?? '').split(' ').filter(Boolean);
 const LOGS = `${root}.eric/bench-logs`;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const now = () => Date.now();
-const fmt = (n: number) => Math.round(n).toLocaleString('en-US').replace(/,/g, ' ');
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
 
 async function freePort(): Promise<number> {
@@ -68,18 +66,6 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** CPU seconds (user + system) and resident bytes of a process, from /proc; undefined once gone. */
-function procStats(pid: number | undefined): { cpu: number; rss: number } | undefined {
-  if (!pid) return undefined;
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    const rssPages = Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]);
-    return { cpu: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS, rss: rssPages * 4096 };
-  } catch {
-    return undefined;
-  }
 }
 
 /** One service process, started like `make run` does (`node services/<name>/dist/main.js`). */
@@ -153,51 +139,28 @@ class Service {
   }
 }
 
-/**
- * Records not yet read by each stage, from the broker: high watermark − committed offset. The
- * committed offsets come from a consumer of each stage's group that never joins it (librdkafka's
- * `committed()`): the Admin API's `listConsumerGroupOffsets` can crash the process when the broker
- * restarts mid-call.
- */
+/** Records not yet read by each stage, from the broker: high watermark − committed offset. */
 class LagProbe {
-  readonly #consumers = new Map<string, kafka.KafkaConsumer>();
+  readonly #repartition: GroupLag;
+  readonly #count: GroupLag;
   constructor(readonly prefix: string) {
-    for (const stage of ['repartition', 'count']) {
-      const group = `${prefix}-${stage}`;
-      // read_uncommitted: a read_committed consumer asks for stable offsets, and the broker makes
-      // it wait while the count stage's transaction holds uncommitted offsets (a 5 s stall).
-      const config = { ...rdkafkaConnectionConfig(settings), 'group.id': group, 'client.id': 'eric-bench-lag', 'isolation.level': 'read_uncommitted' as const };
-      this.#consumers.set(group, new kafka.KafkaConsumer(config, {}));
-    }
+    this.#repartition = new GroupLag(settings, `${prefix}-repartition`);
+    this.#count = new GroupLag(settings, `${prefix}-count`);
   }
   async connect(): Promise<void> {
-    await Promise.all([...this.#consumers.values()].map((consumer) => kafka.connect(consumer)));
-  }
-  async #stage(group: string, topic: string, partitions: number): Promise<number[]> {
-    const consumer = this.#consumers.get(group)!;
-    const ids = Array.from({ length: partitions }, (_, i) => i);
-    const [committed, watermarks] = await Promise.all([
-      kafka.call<Array<{ partition: number; offset?: number }>>('committed', 5_000, (done) =>
-        consumer.committed(ids.map((partition) => ({ topic, partition })), 5_000, done),
-      ),
-      Promise.all(ids.map((p) => kafka.call<{ lowOffset: number; highOffset: number }>('queryWatermarkOffsets', 5_000, (done) => consumer.queryWatermarkOffsets(topic, p, 5_000, done)))),
-    ]);
-    return ids.map((p) => {
-      const offset = committed.find((entry) => entry.partition === p)?.offset ?? -1;
-      const { lowOffset, highOffset } = watermarks[p]!;
-      return Math.max(0, highOffset - (offset >= 0 ? offset : lowOffset));
-    });
+    await Promise.all([this.#repartition.connect(), this.#count.connect()]);
   }
   /** Lag of the repartition stage (per `visits` partition) and of the count stage (per aggregator). */
   async sample(): Promise<{ repartition: number[]; count: number[] }> {
     const [repartition, count] = await Promise.all([
-      this.#stage(`${this.prefix}-repartition`, `${this.prefix}-visits`, VISITS_PARTITIONS),
-      this.#stage(`${this.prefix}-count`, `${this.prefix}-repartition`, P),
+      this.#repartition.lag(`${this.prefix}-visits`, VISITS_PARTITIONS),
+      this.#count.lag(`${this.prefix}-repartition`, P),
     ]);
     return { repartition, count };
   }
   close(): void {
-    for (const consumer of this.#consumers.values()) consumer.disconnect();
+    this.#repartition.close();
+    this.#count.close();
   }
 }
 
@@ -245,15 +208,6 @@ function percentile(values: number[], q: number): number {
 }
 const ms = (v: number) => (Number.isNaN(v) ? '—' : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${Math.round(v)} ms`);
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-
-function table(headers: string[], rows: Array<Array<string | number>>): void {
-  const cells = [headers, ...rows.map((r) => r.map(String))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => r[i]!.length)));
-  const line = (r: string[]) => `  | ${r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
-  console.log(line(headers));
-  console.log(`  |${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`);
-  for (const r of cells.slice(1)) console.log(line(r));
-}
 
 // ---------------------------------------------------------------------------------------------
 

@@ -54,7 +54,6 @@ export class Pipeline {
     return new ServiceProcess(`${this.prefix}-aggregator-${ordinal}`, {
       service: 'aggregator',
       env: { ...this.env('aggregator'), AGGREGATOR_ORDINAL: String(ordinal) },
-      nodeFlags: ['--max-semi-space-size=64'],
     });
   }
 

@@ -10,14 +10,15 @@
  * Prints figures; asserts nothing. Environment: KAFKA_BROKERS (default 127.0.0.1:9092),
  * BENCH_VISITS (default 500000), BENCH_PARTITIONS (default "1,4"), BENCH_RESTORE_IDS
  * (R, default 1000000), BENCH_IDS_PER_RECORD (I, default 1000: a batch at ~30 000 visits/s),
- * BENCH_AGGREGATOR_NODE_ARGS (the aggregators' Node.js flags, default "--max-semi-space-size=64"). BENCH_PARTITIONS="" skips the throughput runs.
+ * BENCH_AGGREGATOR_NODE_ARGS (the aggregators' Node.js flags, default none).
+ * BENCH_PARTITIONS="" skips the throughput runs.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { TopicAdmin, kafka, rdkafkaConnectionConfig, visitsTopicSpec } from '@eric/shared';
+import { TopicAdmin, visitsTopicSpec } from '@eric/shared';
 import { testKafkaSettings, uniqueName, isolatedRunEnv } from '@eric/shared/testing';
+import { bulkProduce, procStats } from '@eric/shared/testing/bench';
 // The compiled aggregator, as the image runs it: its entry point and its changelog record format.
 import { idRecords } from '../../dist/count/changelog.js';
 
@@ -28,10 +29,9 @@ const VISITS = Number(process.env.BENCH_VISITS ?? 500_000);
 const PARTITION_COUNTS = (process.env.BENCH_PARTITIONS ?? '1,4').split(',').filter(Boolean).map(Number);
 const RESTORE_IDS = Number(process.env.BENCH_RESTORE_IDS ?? 1_000_000);
 const IDS_PER_RECORD = Number(process.env.BENCH_IDS_PER_RECORD ?? 1_000);
-const CLOCK_TICKS = 100; // USER_HZ on Linux
-// As in production (docs/aggregator.md); BENCH_AGGREGATOR_NODE_ARGS replaces them, e.g. to measure
-// another young-generation size.
-const AGGREGATOR_NODE_FLAGS = (process.env.BENCH_AGGREGATOR_NODE_ARGS ?? '--max-semi-space-size=64').split(' ').filter(Boolean);
+// None by default, as in production; BENCH_AGGREGATOR_NODE_ARGS sets some, e.g. another
+// young-generation size ("--max-semi-space-size=64").
+const AGGREGATOR_NODE_FLAGS = (process.env.BENCH_AGGREGATOR_NODE_ARGS ?? '').split(' ').filter(Boolean);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -42,37 +42,6 @@ async function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** Writes records as fast as the producer allows (idempotent, acks=all, lz4). */
-async function bulkProduce(topic: string, count: number, make: (i: number) => { key: string | null; value: Buffer; partition: number | null }): Promise<number> {
-  const producer = new kafka.Producer({
-    ...rdkafkaConnectionConfig(settings),
-    'enable.idempotence': true,
-    'linger.ms': 20,
-    'batch.num.messages': 10_000,
-    'queue.buffering.max.messages': 2_000_000,
-    'queue.buffering.max.kbytes': 1_048_576,
-    'compression.type': 'lz4',
-    dr_cb: false,
-  });
-  producer.setPollInterval(50);
-  await kafka.connect(producer);
-  const started = Date.now();
-  for (let i = 0; i < count; i++) {
-    const record = make(i);
-    for (;;) {
-      try {
-        producer.produce(topic, record.partition, record.value, record.key);
-        break;
-      } catch {
-        await sleep(5); // local queue full: let librdkafka drain it
-      }
-    }
-  }
-  await kafka.flush(producer, 120_000);
-  await kafka.disconnect(producer);
-  return count / ((Date.now() - started) / 1000);
 }
 
 class Aggregator {
@@ -112,8 +81,7 @@ class Aggregator {
 
   /** CPU seconds used so far (user + system), from /proc. */
   cpuSeconds(): number {
-    const fields = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    return procStats(this.child.pid)?.cpu ?? 0;
   }
 
   async stop(): Promise<void> {
@@ -138,7 +106,7 @@ async function throughput(partitions: number): Promise<void> {
   admin.close();
   // Visits of the last two minutes, in time order, over 1 000 accounts x 5 stores.
   const now = Date.now() / 1000;
-  const produceRate = await bulkProduce(`${prefix}-visits`, VISITS, (i) => ({
+  const produceRate = await bulkProduce(settings, `${prefix}-visits`, VISITS, (i) => ({
     key: null,
     partition: i % 4,
     value: Buffer.from(
@@ -194,7 +162,7 @@ async function restoreAndMemory(): Promise<void> {
   // Ids in windows that are still open (now), so they all stay in memory after the restore.
   const start = Math.floor(Date.now() / 1000 / 60) * 60;
   const changelogRecords = Math.ceil(RESTORE_IDS / IDS_PER_RECORD);
-  const produceRate = await bulkProduce(`${prefix}-changelog`, changelogRecords, (r) => {
+  const produceRate = await bulkProduce(settings, `${prefix}-changelog`, changelogRecords, (r) => {
     const ids = Array.from({ length: Math.min(IDS_PER_RECORD, RESTORE_IDS - r * IDS_PER_RECORD) }, (_, j) => {
       const i = r * IDS_PER_RECORD + j;
       return { window: { start, account_id: i % 1000, store_id: `store-${i % 5}` }, id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` };

@@ -9,6 +9,6 @@ export function buildAggregator(): void {
 
 export class AggregatorProcess extends ServiceProcess {
   constructor(name: string, env: Record<string, string>) {
-    super(name, { service: 'aggregator', env, nodeFlags: ['--max-semi-space-size=64'] });
+    super(name, { service: 'aggregator', env });
   }
 }
