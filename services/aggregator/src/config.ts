@@ -86,7 +86,7 @@ export const aggregatorConfigSchema = {
   },
   count: {
     batchSize: {
-      doc: 'Most visits the count stage processes in one transaction.',
+      doc: 'Most records of the repartition topic (each a batch of visits, or a watermark) the count stage reads for one transaction.',
       format: 'positive-int',
       default: 10000,
       env: 'COUNT_BATCH_SIZE',

@@ -329,7 +329,7 @@ export class CountStage {
     this.#lastCommitAt = now;
 
     if (batch.changelog.length > 0) await this.#advanceChangelogPosition();
-    this.#recordCommitted(batch, messages.length, Number(process.hrtime.bigint() - commitStarted) / 1e9);
+    this.#recordCommitted(batch, Number(process.hrtime.bigint() - commitStarted) / 1e9);
     return 'committed';
   }
 
@@ -349,11 +349,11 @@ export class CountStage {
   }
 
   /** The metrics of a committed batch. */
-  #recordCommitted(batch: CountedBatch, records: number, commitSeconds: number): void {
+  #recordCommitted(batch: CountedBatch, commitSeconds: number): void {
     const { metrics } = this.options;
     const committedAt = this.#now();
     metrics.transactionSeconds.observe(commitSeconds);
-    metrics.batchSize.observe(records);
+    metrics.batchSize.observe(batch.counted + batch.duplicates + batch.lateness.length);
     metrics.visitsCounted.inc(batch.counted);
     metrics.resultsEmitted.inc({ kind: 'provisional' }, batch.provisional);
     metrics.resultsEmitted.inc({ kind: 'final' }, batch.closedAt.length);
