@@ -52,3 +52,30 @@ export function readAccountStoreId(buffer: Buffer, at: number): (AccountStoreId 
   if (at + idLength > buffer.length) return undefined;
   return { account_id, store_id, id: buffer.toString('utf8', at, at + idLength), next: at + idLength };
 }
+
+/** A run of items [from, to) that together take `bytes` bytes. */
+export interface Chunk {
+  from: number;
+  to: number;
+  bytes: number;
+}
+
+/**
+ * Splits items, in order, into runs that fit in records of at most `maxBytes` (each record
+ * starting with `headerBytes`); an item larger than that gets a record of its own. The size of
+ * each item is computed once.
+ */
+export function chunksUnder<T>(items: readonly T[], bytesOf: (item: T) => number, headerBytes: number, maxBytes: number): Chunk[] {
+  const chunks: Chunk[] = [];
+  let current: Chunk | undefined;
+  items.forEach((item, index) => {
+    const bytes = bytesOf(item);
+    if (!current || current.bytes + bytes > maxBytes) {
+      current = { from: index, to: index, bytes: headerBytes };
+      chunks.push(current);
+    }
+    current.to = index + 1;
+    current.bytes += bytes;
+  });
+  return chunks;
+}

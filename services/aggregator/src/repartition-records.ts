@@ -28,7 +28,7 @@
  * count/event-time.ts). This is how Flink's watermarks travel with the data.
  */
 import type { Visit } from '@eric/shared';
-import { accountStoreIdBytes, readAccountStoreId, writeAccountStoreId } from './binary-fields.js';
+import { accountStoreIdBytes, chunksUnder, readAccountStoreId, writeAccountStoreId } from './binary-fields.js';
 
 export interface Watermark {
   /** The partition of `visits` this watermark is about. */
@@ -49,22 +49,10 @@ const VISIT_BATCH_FORMAT = 1;
 export const MAX_VISIT_BATCH_BYTES = 256 * 1024;
 const JSON_OBJECT = '{'.charCodeAt(0);
 
-function visitBytes(visit: Visit): number {
-  return 8 + accountStoreIdBytes(visit.store_id, visit.id);
-}
-
 /** The values of the records that carry `visits`, in order, each below MAX_VISIT_BATCH_BYTES. */
 export function encodeVisitBatches(visits: readonly Visit[]): Buffer[] {
-  const values: Buffer[] = [];
-  let from = 0;
-  while (from < visits.length) {
-    let size = 1;
-    let to = from;
-    while (to < visits.length && (to === from || size + visitBytes(visits[to]!) <= MAX_VISIT_BATCH_BYTES)) size += visitBytes(visits[to++]!);
-    values.push(encodeVisitBatch(visits, from, to, size));
-    from = to;
-  }
-  return values;
+  const chunks = chunksUnder(visits, (visit) => 8 + accountStoreIdBytes(visit.store_id, visit.id), 1, MAX_VISIT_BATCH_BYTES);
+  return chunks.map(({ from, to, bytes }) => encodeVisitBatch(visits, from, to, bytes));
 }
 
 function encodeVisitBatch(visits: readonly Visit[], from: number, to: number, size: number): Buffer {

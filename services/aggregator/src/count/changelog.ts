@@ -32,7 +32,7 @@
  * age out, so restore time stays bounded however old the topic gets. Restore also skips ids of
  * windows that the restored close clock says are closed, so a closed window is never resurrected.
  */
-import { accountStoreIdBytes, readAccountStoreId, writeAccountStoreId } from '../binary-fields.js';
+import { accountStoreIdBytes, chunksUnder, readAccountStoreId, writeAccountStoreId } from '../binary-fields.js';
 import type { WindowKey } from './windows.js';
 
 const CLOSE_CLOCK_KEY = '"close-clock"';
@@ -59,25 +59,13 @@ export interface ChangelogRecord {
   value: Buffer;
 }
 
-function entryBytes({ window, id }: CountedId): number {
-  return accountStoreIdBytes(window.store_id, id);
-}
-
 /**
  * The records for the ids a batch counted in the window that starts at `start`, the batch's first
  * input offset being `firstOffset`: as few as fit under MAX_ID_RECORD_BYTES each.
  */
 export function idRecords(start: number, firstOffset: number, ids: readonly CountedId[]): ChangelogRecord[] {
-  const records: ChangelogRecord[] = [];
-  let from = 0;
-  while (from < ids.length) {
-    let size = HEADER_BYTES;
-    let to = from;
-    while (to < ids.length && (to === from || size + entryBytes(ids[to]!) <= MAX_ID_RECORD_BYTES)) size += entryBytes(ids[to++]!);
-    records.push({ key: `${ID_RECORD_PREFIX}${start}/${firstOffset}/${records.length}`, value: encodeIds(start, ids.slice(from, to), size) });
-    from = to;
-  }
-  return records;
+  const chunks = chunksUnder(ids, ({ window, id }) => accountStoreIdBytes(window.store_id, id), HEADER_BYTES, MAX_ID_RECORD_BYTES);
+  return chunks.map(({ from, to, bytes }, n) => ({ key: `${ID_RECORD_PREFIX}${start}/${firstOffset}/${n}`, value: encodeIds(start, ids.slice(from, to), bytes) }));
 }
 
 function encodeIds(start: number, ids: readonly CountedId[], size: number): Buffer {
