@@ -12,7 +12,7 @@
 #   scripts/kafka-cluster.sh env <user>      print the Eric settings (KAFKA_*) for admin, producer,
 #                                           aggregator or gateway, as `export` lines
 #
-# Node n (1-3) listens on 127.0.0.1 at
+# Node n (1-3) listens on $KAFKA_CLUSTER_HOST (127.0.0.1) at, with the default port base 19300,
 #   1930n  clients: SASL_SSL (TLS + SCRAM-SHA-512), what Eric's services use
 #   1930(n+3)  brokers among themselves: PLAINTEXT
 #   1931n  KRaft controllers: PLAINTEXT
@@ -35,6 +35,11 @@
 #   KAFKA_VERSION           Apache Kafka release, default 4.1.1 (as scripts/kafka.sh)
 #   KAFKA_HEAP_OPTS         JVM heap per node, default -Xms128m -Xmx384m
 #   KAFKA_START_TIMEOUT     seconds to wait for the cluster, default 120
+#   KAFKA_CLUSTER_HOST      the address the nodes listen on, advertise and name in their
+#                           certificates, default 127.0.0.1; pods reach a cluster on this machine
+#                           at their bridge's address (test/k8s/secured-cluster.int.test.ts)
+#   KAFKA_CLUSTER_PORT      the port base, default 19300: clients at base+1..3, inter-broker
+#                           base+4..6, controllers base+11..13
 #   ERIC_APPLICATION_ID     the aggregator's APPLICATION_ID the ACLs are for, default eric-aggregator
 #   ERIC_GATEWAY_CLIENT_ID  the gateway's KAFKA_CLIENT_ID the ACLs are for, default eric-gateway
 set -euo pipefail
@@ -46,7 +51,8 @@ KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms128m -Xmx384m}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 APPLICATION_ID="${ERIC_APPLICATION_ID:-eric-aggregator}"
 GATEWAY_CLIENT_ID="${ERIC_GATEWAY_CLIENT_ID:-eric-gateway}"
-HOST=127.0.0.1
+HOST="${KAFKA_CLUSTER_HOST:-127.0.0.1}"
+PORT_BASE="${KAFKA_CLUSTER_PORT:-19300}"
 NODES=(1 2 3)
 USERS=(admin producer aggregator gateway)
 
@@ -58,9 +64,9 @@ ADMIN_CONFIG="$DIR/admin.properties"
 CLUSTER_ID_FILE="$DIR/cluster-id"
 ACLS_DONE="$DIR/acls.done"
 
-client_port() { echo $((19300 + $1)); }
-internal_port() { echo $((19303 + $1)); }
-controller_port() { echo $((19310 + $1)); }
+client_port() { echo $((PORT_BASE + $1)); }
+internal_port() { echo $((PORT_BASE + 3 + $1)); }
+controller_port() { echo $((PORT_BASE + 10 + $1)); }
 node_dir() { echo "$DIR/node-$1"; }
 bootstrap() { echo "$HOST:$(client_port 1),$HOST:$(client_port 2),$HOST:$(client_port 3)"; }
 
