@@ -58,8 +58,8 @@ need() { # command debian-package
   command -v "$1" >/dev/null && return 0
   command -v apt-get >/dev/null || die "$1 is needed (Debian package $2)"
   say "installing Debian's $2"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+  apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$2" >/dev/null
 }
 
 exists() { buildah inspect --type image "$1" >/dev/null 2>&1; }

@@ -101,8 +101,8 @@ if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
   sudo=()
   [ "$(id -u)" -ne 0 ] && sudo=(sudo)
   say "installing Debian's prometheus package (the dashboard test runs a real Prometheus)"
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends prometheus >/dev/null
   # The package starts a system service on :9090; the test runs its own server and needs none.
   if command -v systemctl >/dev/null && systemctl is-active --quiet prometheus 2>/dev/null; then
     "${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true

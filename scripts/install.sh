@@ -47,8 +47,10 @@ install_debian_packages() { # packages...
     sudo=(sudo)
   fi
   say "installing Debian packages: ${missing[*]}"
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # DPkg::Lock::Timeout: another install running at the same time (a second clone's `make`) is
+  # waited for instead of failing on dpkg's lock.
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
 if [ "${1:-}" = "--browser" ]; then

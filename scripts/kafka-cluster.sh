@@ -11,6 +11,9 @@
 #   scripts/kafka-cluster.sh restart <node>  start a stopped or killed node again and wait for it
 #   scripts/kafka-cluster.sh env <user>      print the Eric settings (KAFKA_*) for admin, producer,
 #                                           aggregator or gateway, as `export` lines
+#   scripts/kafka-cluster.sh controller      print the id of the active KRaft controller
+#   scripts/kafka-cluster.sh coordinator <transactional id>
+#                                           print the id of the node coordinating that id's transactions
 #
 # Node n (1-3) listens on $KAFKA_CLUSTER_HOST (127.0.0.1) at, with the default port base 19300,
 #   1930n  clients: SASL_SSL (TLS + SCRAM-SHA-512), what Eric's services use
@@ -384,6 +387,20 @@ restart_node() {
   say "node $1 serving after $((SECONDS - started))s"
 }
 
+# The active controller, from the quorum's own description (clients' metadata in KRaft names a
+# random broker as "controller", not the quorum's leader).
+print_controller() {
+  tool org.apache.kafka.tools.MetadataQuorumCommand --bootstrap-server "$(bootstrap)" --command-config "$ADMIN_CONFIG" \
+    describe --status | sed -n 's/^LeaderId:[[:space:]]*\([0-9]*\).*/\1/p' | grep . || die "could not describe the KRaft quorum"
+}
+
+# The transaction coordinator of a transactional id: the leader of its __transaction_state partition.
+print_coordinator() { # <transactional id>
+  [ -n "${1:-}" ] || die "whose coordinator? give a transactional id"
+  tool org.apache.kafka.tools.TransactionsCommand --bootstrap-server "$(bootstrap)" --command-config "$ADMIN_CONFIG" \
+    describe --transactional-id "$1" | awk 'NR == 2 { print $1 }' | grep . || die "could not describe the transactional id $1"
+}
+
 print_env() { # <user>: the settings an Eric service needs, as export lines
   local user="${1:-}"
   [ -n "$user" ] || die "whose settings? one of ${USERS[*]}"
@@ -405,5 +422,7 @@ case "${1:-}" in
   kill) kill_node "${2:-}" ;;
   restart) need_tools >/dev/null; restart_node "${2:-}" ;;
   env) print_env "${2:-}" ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  controller) print_controller ;;
+  coordinator) print_coordinator "${2:-}" ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -35,8 +35,8 @@ if [ "${1:-}" = --path ]; then echo "$BINARY"; exit 0; fi
 if [ -z "${DOCKER_HOST:-}" ] && [ ! -S /var/run/docker.sock ]; then
   if ! command -v podman >/dev/null; then
     echo "skaffold: installing Debian's podman (its Docker API stands in for a Docker daemon)" >&2
-    apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends podman >/dev/null
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends podman >/dev/null
   fi
   api_dir="$(mktemp -d)"
   podman system service --time=0 "unix://$api_dir/docker.sock" 2>"$api_dir/podman.log" &
