@@ -5,8 +5,10 @@
  * is this file's own: made from scratch in beforeAll (certificates, users, ACLs), stopped in
  * afterAll. The topics are created by the provisioning step as admin, as in production; the
  * services run with their own users and the default topic and group names the ACLs are for.
- * Also here: a node SIGKILLed under traffic (the leader of visits[0]) loses and doubles nothing,
- * and settings Kafka refuses stop a service at start with a message naming the setting.
+ * Also here: nodes SIGKILLed under traffic — the leader of a visits, a repartition and a changelog
+ * partition, the active controller, a transaction coordinator, and a node down for longer than the
+ * grace period — lose and double nothing; and settings Kafka refuses stop a service at start with
+ * a message naming the setting.
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -104,7 +106,11 @@ afterAll(async () => {
 
 let pipeline: Pipeline | undefined;
 let client: DashboardClient | undefined;
+let traffic: Traffic | undefined;
 afterEach(async () => {
+  // A test that failed mid-way leaves its traffic running: stop it (its own error is reported already).
+  await traffic?.stop().catch(() => undefined);
+  traffic = undefined;
   client?.close();
   await pipeline?.stop();
   pipeline = undefined;
@@ -148,39 +154,81 @@ describe('on a three-node cluster with TLS, SCRAM and ACLs', { timeout: 150_000 
   });
 });
 
-describe('a node crash under traffic', { timeout: 240_000 }, () => {
-  it('counts every acknowledged visit exactly once when the leader of a visits partition is SIGKILLed and restarted', async () => {
-    // A longer grace: while the dead node still leads its partitions (until the controller fences
-    // it) the visits sent to them wait, and are retried with their original timestamps.
-    pipeline = new Pipeline({
-      brokers: BROKERS,
-      partitions: PARTITIONS,
-      windowSeconds: WINDOW,
-      graceSeconds: 20,
-      env: DEFAULT_NAMES,
-      serviceEnv: { producer: kafkaEnv('producer'), aggregator: kafkaEnv('aggregator'), gateway: kafkaEnv('gateway') },
-    });
-    await pipeline.start();
-    client = await DashboardClient.connect(pipeline.gateway.port);
-    const traffic = new Traffic(pipeline);
-    traffic.start();
-    await sleep(2500);
-    const leader = await leaderOf(DEFAULT_NAMES.TOPIC_VISITS, 0);
-    await cluster('kill', String(leader));
-    await sleep(5000);
-    await cluster('restart', String(leader));
-    // Traffic acknowledged after the restart, so that the pipeline is seen to count again.
+/** A fault injected while traffic flows: it finds its victim when it runs, then breaks and mends it. */
+interface Fault {
+  /** What is killed, e.g. "the leader of visits[0]". */
+  name: string;
+  /** The node to kill, found at the moment of the fault (leaders move as nodes die). */
+  node: () => Promise<number>;
+  /** How long the node stays down before it is restarted. */
+  downMs: number;
+}
+
+const FAULT_GRACE = 20;
+
+/**
+ * Runs the whole pipeline, each service with its own user, under steady traffic through the
+ * producer's HTTP API, injects `faults` one after another (SIGKILL the node, wait, restart it and
+ * wait until it serves), and holds every visit that got a 202 to be counted exactly once: every
+ * window's final at the dashboard and on the topic exact, and no window with two finals.
+ * The grace period outlasts a failover: while a dead node still leads its partitions (until the
+ * controller fences it) the visits sent to them wait, and are retried with their original timestamps.
+ */
+async function countsExactlyThrough(faults: Fault[]): Promise<void> {
+  pipeline = new Pipeline({
+    brokers: BROKERS,
+    partitions: PARTITIONS,
+    windowSeconds: WINDOW,
+    graceSeconds: FAULT_GRACE,
+    env: DEFAULT_NAMES,
+    serviceEnv: { producer: kafkaEnv('producer'), aggregator: kafkaEnv('aggregator'), gateway: kafkaEnv('gateway') },
+  });
+  await pipeline.start();
+  client = await DashboardClient.connect(pipeline.gateway.port);
+  traffic = new Traffic(pipeline);
+  traffic.start();
+  await sleep(2500);
+  for (const fault of faults) {
+    const node = await fault.node();
+    process.stdout.write(`fault: SIGKILL node ${node}, ${fault.name}, for ${fault.downMs} ms\n`);
+    await cluster('kill', String(node));
+    await sleep(fault.downMs);
+    await cluster('restart', String(node));
+    // Traffic acknowledged after the restart: the pipeline is seen to take visits again.
     const acknowledgedBefore = traffic.acknowledged.length;
     while (traffic.acknowledged.length < acknowledgedBefore + 100) await sleep(100);
-    await traffic.stop();
-    const expected = expectedCounts(traffic.acknowledged, WINDOW);
-    await client.waitFor(() => [...expected.keys()].every((key) => client!.finals().has(key)), 120_000, `${expected.size} final counts`);
-    const finals = client.finals();
-    expect(new Map([...expected.keys()].map((key) => [key, finals.get(key)]))).toEqual(expected);
-    // The windows of this test only (the topic also holds the first test's); throws on a second final.
-    const results = await readResults(settingsOf('admin'), DEFAULT_NAMES.TOPIC_ACTIVE_VISITORS, 1000);
-    const onTopic = finalsOf(results.filter((r) => expected.has(finalKey(r.account_id, r.store_id, r.window[0]))));
-    expect(new Map([...expected.keys()].map((key) => [key, onTopic.get(key)]))).toEqual(expected);
+  }
+  await traffic.stop();
+  const expected = expectedCounts(traffic.acknowledged, WINDOW);
+  await client.waitFor(() => [...expected.keys()].every((key) => client!.finals().has(key)), 120_000, `${expected.size} final counts`);
+  const finals = client.finals();
+  expect(new Map([...expected.keys()].map((key) => [key, finals.get(key)]))).toEqual(expected);
+  // The windows of this test only (the topic also holds the other tests'); throws on a second final.
+  const results = await readResults(settingsOf('admin'), DEFAULT_NAMES.TOPIC_ACTIVE_VISITORS, 1000);
+  const onTopic = finalsOf(results.filter((r) => expected.has(finalKey(r.account_id, r.store_id, r.window[0]))));
+  expect(new Map([...expected.keys()].map((key) => [key, onTopic.get(key)]))).toEqual(expected);
+  // No service gave up on the way: a broker's death is something to wait out, not to exit on.
+  for (const service of [...pipeline.aggregators, pipeline.gateway, pipeline.producer]) expect(service.running, service.name).toBe(true);
+}
+
+describe('nodes crash under traffic: every acknowledged visit is counted exactly once', { timeout: 300_000 }, () => {
+  it('when the leader of a visits partition is SIGKILLed and restarted', async () => {
+    await countsExactlyThrough([{ name: 'the leader of visits[0]', node: () => leaderOf(DEFAULT_NAMES.TOPIC_VISITS, 0), downMs: 5000 }]);
+  });
+
+  it('when the leaders of a repartition and a changelog partition, the active controller and a transaction coordinator are SIGKILLed in turn', async () => {
+    await countsExactlyThrough([
+      { name: 'the leader of visits-repartition[1]', node: () => leaderOf(DEFAULT_NAMES.TOPIC_REPARTITION, 1), downMs: 5000 },
+      { name: 'the leader of visit-counts-changelog[0]', node: () => leaderOf(DEFAULT_NAMES.TOPIC_CHANGELOG, 0), downMs: 5000 },
+      { name: 'the active KRaft controller', node: async () => Number(await cluster('controller')), downMs: 5000 },
+      // Aggregator 0 commits a transaction every few milliseconds under this traffic: the kill
+      // lands mid-transaction, and the coordinator's partition moves to another node.
+      { name: 'the transaction coordinator of aggregator 0', node: async () => Number(await cluster('coordinator', `${DEFAULT_NAMES.APPLICATION_ID}-count-0`)), downMs: 5000 },
+    ]);
+  });
+
+  it('when a node stays down for longer than the grace period', async () => {
+    await countsExactlyThrough([{ name: 'the leader of visits-repartition[0]', node: () => leaderOf(DEFAULT_NAMES.TOPIC_REPARTITION, 0), downMs: (FAULT_GRACE + 5) * 1000 }]);
   });
 });
 
