@@ -54,6 +54,13 @@ container_from() { # image -> sets $container
 }
 die() { echo "image: error: $*" >&2; exit 1; }
 
+# buildah and the OCI runtime its RUN steps need: Debian's buildah only recommends runc, and
+# apt-get here installs no recommendations.
+need_buildah() {
+  need buildah buildah
+  need runc runc
+}
+
 need() { # command debian-package
   command -v "$1" >/dev/null && return 0
   command -v apt-get >/dev/null || die "$1 is needed (Debian package $2)"
@@ -131,7 +138,7 @@ npm_tarball() {
 # downloading them), and the unprivileged user "node" with uid and gid 1000.
 base() {
   check_node_version
-  need buildah buildah
+  need_buildah
   debian_base
   exists "$NODE_BASE" && return 0
   local node npm work container
@@ -187,7 +194,7 @@ kafka_version() { # the release scripts/kafka.sh downloads
 kafka() {
   local version started=$SECONDS context
   version="$(kafka_version)"
-  need buildah buildah
+  need_buildah
   debian_base
   "$ROOT/scripts/kafka.sh" fetch
   # The build context: the image's Dockerfile and entry point, the broker's logging setup and the
