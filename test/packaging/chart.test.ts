@@ -193,9 +193,12 @@ describe('the default release', () => {
     for (const name of Object.keys(before)) expect(sharedChanged[name]).not.toBe(before[name]);
   });
 
-  it('provisions topics in a post-install / pre-upgrade hook: the aggregator image runs its own provision command', () => {
+  it('provisions topics in a hook, after install with the bundled broker and before it with an external Kafka, and before every upgrade: the aggregator image runs its own provision command', () => {
     const job = find(manifests, 'Job', 'eric-topics');
     expect(job.metadata.annotations?.['helm.sh/hook']).toBe('post-install,pre-upgrade');
+    // An external Kafka exists before the install; on a secured one the workloads may not create topics.
+    const external = render(['-f', join(chartDir, 'ci/external-kafka-sasl-values.yaml')]).filter((m) => m.metadata.name === 'eric-topics');
+    expect(external.map((m) => `${m.kind} ${m.metadata.annotations?.['helm.sh/hook']}`).sort()).toEqual(['ConfigMap', 'Job', 'Secret'].map((kind) => `${kind} pre-install,pre-upgrade`));
     const container = job.spec.template.spec.containers[0];
     expect(container.image).toBe(find(manifests, 'StatefulSet', 'eric-aggregator').spec.template.spec.containers[0].image);
     expect(container.command).toEqual(['node', 'services/aggregator/dist/provision.js']);
@@ -234,16 +237,10 @@ describe('the default release', () => {
     const dashboard = find(monitored, 'ConfigMap', 'eric-dashboard');
     expect(dashboard.metadata.labels?.grafana_dashboard).toBe('1');
     expect(JSON.parse(dashboard.data['eric.json'])).toEqual(JSON.parse(readFileSync(join(chartDir, 'dashboards/eric.json'), 'utf8')));
-    // helm template does not render NOTES.txt: render its text as a template of a copy of the chart.
-    const copy = tempDir('notes');
-    cpSync(chartDir, copy, { recursive: true });
-    const notesText = readFileSync(join(chartDir, 'templates/NOTES.txt'), 'utf8');
-    writeFileSync(join(copy, 'templates/notes-rendered.yaml'), `{{- define "eric.test.notes" }}${notesText}{{- end }}\nnotes: |\n{{ include "eric.test.notes" . | indent 2 }}\n`);
-    const result = run(tools().HELM, ['template', 'visits', copy, '--namespace', 'prod', '--kube-version', kubeVersion(), '--show-only', 'templates/notes-rendered.yaml']);
-    expect(result.stderr).toBe('');
-    const notes = parse(result.stdout).notes as string;
+    const notes = renderNotes();
     expect(notes).toContain('kubectl --namespace prod port-forward service/visits-eric-gateway 6066:6066');
     expect(notes).toContain('websocat ws://127.0.0.1:6066/ws');
+    expect(notes).not.toContain('ACLs');
   });
 
   it('has a helm test that checks the gateway', () => {
@@ -258,6 +255,50 @@ describe('the default release', () => {
   });
 });
 
+/** NOTES.txt as `helm install` prints it for release "visits" in namespace "prod". */
+function renderNotes(args: string[] = []): string {
+  // helm template does not render NOTES.txt: render its text as a template of a copy of the chart.
+  const copy = tempDir('notes');
+  cpSync(chartDir, copy, { recursive: true });
+  const notesText = readFileSync(join(chartDir, 'templates/NOTES.txt'), 'utf8');
+  writeFileSync(join(copy, 'templates/notes-rendered.yaml'), `{{- define "eric.test.notes" }}${notesText}{{- end }}\nnotes: |\n{{ include "eric.test.notes" . | indent 2 }}\n`);
+  const result = run(tools().HELM, ['template', 'visits', copy, '--namespace', 'prod', '--kube-version', kubeVersion(), '--show-only', 'templates/notes-rendered.yaml', ...args]);
+  expect(result.stderr).toBe('');
+  return parse(result.stdout).notes as string;
+}
+
+/** The ACL rules in the NOTES, as sorted "user resource-type name pattern operation" lines. */
+function aclsInNotes(notes: string): string[] {
+  const rules: string[] = [];
+  let user = '';
+  for (const line of notes.split('\n')) {
+    const heading = /^ {2}[a-zA-Z ]+: User:(\S+)$/.exec(line);
+    if (heading) user = heading[1]!;
+    const rule = /^ {4}(topics?|group|transactional id) (.+) \((literal|prefixed)\): (.+)$/.exec(line);
+    if (!rule) continue;
+    const type = rule[1]!.replace(/^topics$/, 'topic');
+    for (const name of rule[2]!.split(', ')) for (const operation of rule[4]!.split(', ')) rules.push(`${user} ${type} ${name} ${rule[3]} ${operation}`);
+  }
+  return rules.sort();
+}
+
+/** The ACLs acls() in scripts/kafka-cluster.sh creates for its default APPLICATION_ID and gateway client id, in aclsInNotes' form. */
+function aclsOfTheTestCluster(): string[] {
+  const script = readFileSync(join(root, 'scripts/kafka-cluster.sh'), 'utf8');
+  const body = script.slice(script.indexOf('acls() {'), script.indexOf('\n}\n', script.indexOf('acls() {')));
+  const commands = body.replace(/\\\n\s*/g, ' ').split('\n').filter((line) => line.trim().startsWith('acl --allow-principal'));
+  const rules: string[] = [];
+  for (const command of commands) {
+    const words = command.replaceAll('"$app-"', 'eric-aggregator-').replaceAll('"$GATEWAY_CLIENT_ID-follower"', 'eric-gateway-follower').trim().split(/\s+/);
+    const option = (name: string) => words.flatMap((word, i) => (word === name ? [words[i + 1]!] : []));
+    const pattern = option('--resource-pattern-type')[0] ?? 'literal';
+    const resources = [...option('--topic').map((n) => `topic ${n}`), ...option('--group').map((n) => `group ${n}`), ...option('--transactional-id').map((n) => `transactional id ${n}`)];
+    for (const resource of resources) for (const operation of option('--operation')) rules.push(`${option('--allow-principal')[0]!.replace('User:', '')} ${resource} ${pattern} ${operation}`);
+  }
+  expect(rules.length).toBeGreaterThan(20);
+  return rules.sort();
+}
+
 /** The topic Job's settings: its hook ConfigMap plus its own env, values as written in the manifest. */
 function jobConfig(manifests: Manifest[]): Record<string, string> {
   const job = manifests.find((m) => m.kind === 'Job');
@@ -265,26 +306,111 @@ function jobConfig(manifests: Manifest[]): Record<string, string> {
   return { ...find(manifests, 'ConfigMap', 'eric-topics').data, ...Object.fromEntries(env.map((e: any) => [e.name, e.value])) };
 }
 
-describe('Kafka and secrets', () => {
-  it('uses the bundled broker by default and an external one with SASL credentials from a Secret', () => {
+/** The Secret (name and key) each workload's pods read a setting from: producer, aggregator, gateway, provisioning. */
+function secretRefs(manifests: Manifest[], variable: string): Record<string, { name: string; key: string } | undefined> {
+  const pods = { producer: ['Deployment', 'eric-producer'], aggregator: ['StatefulSet', 'eric-aggregator'], gateway: ['Deployment', 'eric-gateway'], provisioning: ['Job', 'eric-topics'] };
+  return Object.fromEntries(
+    Object.entries(pods).map(([workload, [kind, name]]) => {
+      const env = find(manifests, kind!, name!).spec.template.spec.containers[0].env ?? [];
+      return [workload, env.find((e: any) => e.name === variable)?.valueFrom?.secretKeyRef];
+    }),
+  );
+}
+
+const external = ['--set', 'kafka.enabled=false', '--set', 'externalKafka.bootstrapServers=k:9092', '--set', 'externalKafka.securityProtocol=sasl_ssl'];
+
+// Several renders per test: a few seconds each when the machine is busy.
+describe('Kafka and secrets', { timeout: 30_000 }, () => {
+  it('uses the bundled broker by default and an external one with one SASL user per workload, each from its own Secret', () => {
     const bundled = render();
     expect(find(bundled, 'ConfigMap', 'eric-config').data.KAFKA_BROKERS).toBe('eric-kafka:9092');
     expect(find(bundled, 'StatefulSet', 'eric-kafka').spec.template.spec.containers[0].image).toBe('apache/kafka:4.1.1');
 
-    const external = render(['-f', join(chartDir, 'ci/external-kafka-sasl-values.yaml')]);
-    expect(external.some((m) => m.metadata.name === 'eric-kafka')).toBe(false);
-    const config = find(external, 'ConfigMap', 'eric-config').data;
+    const list = render(['-f', join(chartDir, 'ci/external-kafka-sasl-values.yaml')]);
+    expect(list.some((m) => m.metadata.name === 'eric-kafka')).toBe(false);
+    const config = find(list, 'ConfigMap', 'eric-config').data;
     expect(config).toMatchObject({ KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SSL_CA_LOCATION: '/etc/eric/kafka-ca/ca.crt' });
-    expect(JSON.stringify(config)).not.toContain('not-a-real-password');
-    const secret = find(external, 'Secret', 'eric-kafka-sasl');
-    expect(secret.stringData.password).toBe('not-a-real-password');
-    for (const name of ['eric-aggregator', 'eric-gateway', 'eric-producer']) {
-      const workload = external.find((m) => m.metadata.name === name && workloadKinds.has(m.kind))!;
-      const env = workload.spec.template.spec.containers[0].env;
-      expect(env.find((e: any) => e.name === 'KAFKA_SASL_PASSWORD').valueFrom.secretKeyRef).toEqual({ name: 'eric-kafka-sasl', key: 'password' });
+    expect(JSON.stringify(config)).not.toContain('not-a-real');
+    // One Secret per workload (the Job's is its hook Secret), none for a default user nobody uses.
+    const stored = Object.fromEntries(list.filter((m) => m.kind === 'Secret' && m.stringData.username).map((m) => [m.metadata.name, m.stringData]));
+    expect(stored).toEqual({
+      'eric-kafka-sasl-producer': { username: 'eric-producer', password: 'not-a-real-producer-password' },
+      'eric-kafka-sasl-aggregator': { username: 'eric-aggregator', password: 'not-a-real-aggregator-password' },
+      'eric-kafka-sasl-gateway': { username: 'eric-gateway', password: 'not-a-real-gateway-password' },
+      'eric-topics': { username: 'eric-admin', password: 'not-a-real-admin-password' },
+    });
+    const own = { producer: 'eric-kafka-sasl-producer', aggregator: 'eric-kafka-sasl-aggregator', gateway: 'eric-kafka-sasl-gateway', provisioning: 'eric-topics' };
+    for (const [variable, key] of [['KAFKA_SASL_USERNAME', 'username'], ['KAFKA_SASL_PASSWORD', 'password']]) {
+      expect(secretRefs(list, variable!)).toEqual(Object.fromEntries(Object.entries(own).map(([workload, name]) => [workload, { name, key }])));
     }
-    const gatewayEnv = find(external, 'Deployment', 'eric-gateway').spec.template.spec.containers[0].env;
+    // A workload's pods roll when its own credentials change, and only then.
+    const checksums = (manifests: Manifest[]) =>
+      Object.fromEntries(['eric-producer', 'eric-aggregator', 'eric-gateway'].map((name) => [name, manifests.find((m) => m.metadata.name === name && workloadKinds.has(m.kind))!.spec.template.metadata.annotations['checksum/secret']]));
+    const changed = checksums(render(['-f', join(chartDir, 'ci/external-kafka-sasl-values.yaml'), '--set', 'externalKafka.sasl.users.producer.password=new']));
+    const before = checksums(list);
+    expect(changed['eric-producer']).not.toBe(before['eric-producer']);
+    expect(changed['eric-aggregator']).toBe(before['eric-aggregator']);
+    const gatewayEnv = find(list, 'Deployment', 'eric-gateway').spec.template.spec.containers[0].env;
     expect(gatewayEnv.find((e: any) => e.name === 'GATEWAY_AUTH_TOKENS').valueFrom.secretKeyRef).toEqual({ name: 'eric-gateway-auth', key: 'tokens' });
+  });
+
+  it('gives the default user to every workload without its own', () => {
+    const shared = render([...external, '--set', 'externalKafka.sasl.username=eric', '--set', 'externalKafka.sasl.password=p']);
+    expect(find(shared, 'Secret', 'eric-kafka-sasl').stringData).toEqual({ username: 'eric', password: 'p' });
+    expect(find(shared, 'Secret', 'eric-topics').stringData).toEqual({ username: 'eric', password: 'p' });
+    expect(secretRefs(shared, 'KAFKA_SASL_USERNAME')).toEqual({
+      producer: { name: 'eric-kafka-sasl', key: 'username' },
+      aggregator: { name: 'eric-kafka-sasl', key: 'username' },
+      gateway: { name: 'eric-kafka-sasl', key: 'username' },
+      provisioning: { name: 'eric-topics', key: 'username' },
+    });
+
+    const mixed = render([...external, '--set', 'externalKafka.sasl.existingSecret=kafka-default', '--set', 'externalKafka.sasl.users.producer.existingSecret=kafka-producer',
+      '--set', 'externalKafka.sasl.users.provisioning.username=admin', '--set', 'externalKafka.sasl.users.provisioning.password=a']);
+    expect(secretRefs(mixed, 'KAFKA_SASL_PASSWORD')).toEqual({
+      producer: { name: 'kafka-producer', key: 'password' },
+      aggregator: { name: 'kafka-default', key: 'password' },
+      gateway: { name: 'kafka-default', key: 'password' },
+      provisioning: { name: 'eric-topics', key: 'password' },
+    });
+    expect(mixed.filter((m) => m.kind === 'Secret').map((m) => m.metadata.name)).toEqual(['eric-topics']);
+    expect(find(mixed, 'Secret', 'eric-topics').stringData).toEqual({ username: 'admin', password: 'a' });
+
+    // Workloads that do not run need no user.
+    const noProducerNoJob = helmTemplate([...external, '--set', 'producer.enabled=false', '--set', 'topics.provisioning.enabled=false',
+      '--set', 'externalKafka.sasl.users.aggregator.existingSecret=a', '--set', 'externalKafka.sasl.users.gateway.existingSecret=g']);
+    expect(noProducerNoJob.stderr).toBe('');
+    expect(noProducerNoJob.status).toBe(0);
+  });
+
+  it('lists in the NOTES the ACLs each user needs, with the release\'s names', () => {
+    const notes = renderNotes(['-f', join(chartDir, 'ci/external-kafka-sasl-values.yaml'), '--set', 'aggregator.applicationId=shop-counts', '--set', 'topics.visits=shop-visits']);
+    const section = notes.slice(notes.indexOf('Kafka ACLs'));
+    // The rules scripts/kafka-cluster.sh creates (its acls()), for these names.
+    expect(section).toContain([
+      '  producer: User:eric-producer',
+      '    topic shop-visits (literal): Write, Describe',
+      '',
+      '  aggregator: User:eric-aggregator',
+      '    topics shop-visits, visits-repartition, visit-counts-changelog (literal): Read, Describe',
+      '    topics visits-repartition, visit-counts-changelog, active-visitors, visits-dead-letter (literal): Write, Describe',
+      '    group shop-counts- (prefixed): Read, Describe',
+      '    transactional id shop-counts- (prefixed): Write, Describe',
+      '',
+      '  gateway: User:eric-gateway',
+      '    topic active-visitors (literal): Read, Describe',
+      '    group eric-gateway-follower (literal): Read, Describe',
+      '',
+      '  topic Job: User:eric-admin',
+      '    topics shop-visits, visits-repartition, visit-counts-changelog, active-visitors, visits-dead-letter (literal): Create, Alter, Describe',
+    ].join('\n'));
+    // With the default names, exactly the ACLs scripts/kafka-cluster.sh creates.
+    const defaults = renderNotes(['-f', join(chartDir, 'ci/external-kafka-sasl-values.yaml'),
+      ...['producer', 'aggregator', 'gateway'].map((user) => `--set=externalKafka.sasl.users.${user}.username=${user}`)]);
+    expect(aclsInNotes(defaults).filter((rule) => !rule.startsWith('eric-admin '))).toEqual(aclsOfTheTestCluster());
+    const shared = renderNotes([...external, '--set', 'externalKafka.sasl.existingSecret=kafka-default', '--set', 'externalKafka.sasl.users.producer.username=p', '--set', 'externalKafka.sasl.users.producer.password=x']);
+    expect(shared).toContain('  producer: User:p\n');
+    expect(shared).toContain('  gateway: the user in Secret kafka-default (the default user)\n');
   });
 
   it('reads existing Secrets without creating any', () => {
@@ -309,6 +435,14 @@ describe('impossible values fail with a clear message', () => {
     ['SASL without credentials', ['--set', 'kafka.enabled=false', '--set', 'externalKafka.bootstrapServers=k:9092', '--set', 'externalKafka.securityProtocol=sasl_ssl'], 'needs credentials'],
     ['SASL settings on the bundled broker', ['--set', 'externalKafka.securityProtocol=sasl_ssl'], 'the bundled broker speaks plaintext'],
     ['credentials twice', ['--set', 'kafka.enabled=false', '--set', 'externalKafka.bootstrapServers=k:9092', '--set', 'externalKafka.securityProtocol=sasl_ssl', '--set', 'externalKafka.sasl.username=u', '--set', 'externalKafka.sasl.password=p', '--set', 'externalKafka.sasl.existingSecret=s'], 'use one'],
+    ['a workload\'s credentials twice', [...external, '--set', 'externalKafka.sasl.existingSecret=s', '--set', 'externalKafka.sasl.users.gateway.username=u', '--set', 'externalKafka.sasl.users.gateway.existingSecret=g'],
+      'externalKafka.sasl.users.gateway.existingSecret and externalKafka.sasl.users.gateway.username/password are both set: use one'],
+    ['a user without a password', [...external, '--set', 'externalKafka.sasl.existingSecret=s', '--set', 'externalKafka.sasl.users.aggregator.username=u'],
+      'externalKafka.sasl.users.aggregator.username and externalKafka.sasl.users.aggregator.password go together'],
+    ['some workloads without a user and no default', [...external, '--set', 'externalKafka.sasl.users.producer.existingSecret=p', '--set', 'externalKafka.sasl.users.aggregator.existingSecret=a'],
+      'externalKafka.securityProtocol=sasl_ssl needs credentials for gateway, provisioning: set the default user'],
+    ['a workload\'s user without SASL', ['--set', 'kafka.enabled=false', '--set', 'externalKafka.bootstrapServers=k:9092', '--set', 'externalKafka.sasl.users.producer.existingSecret=p'],
+      'SASL credentials are set but externalKafka.securityProtocol is plaintext'],
     ['a grace period shorter than the shutdown timeout', ['--set', 'aggregator.terminationGracePeriodSeconds=5'], 'must exceed SHUTDOWN_TIMEOUT_MS'],
     ['two topics with one name', ['--set', 'topics.deadLetter=visits'], 'five different names'],
     ['alerts without scraping', ['--set', 'metrics.prometheusRule.enabled=true'], 'needs metrics.serviceMonitor.enabled'],

@@ -76,9 +76,75 @@ app.kubernetes.io/part-of: eric
 {{- if hasPrefix "sasl" (include "eric.kafka.securityProtocol" .) }}true{{ end }}
 {{- end }}
 
-{{/* Name of the Secret with the SASL credentials (the chart's own or an existing one). */}}
+{{/*
+SASL users, one per workload: producer, aggregator, gateway and provisioning (the topic Job).
+A workload uses its own externalKafka.sasl.users.<workload> when any of it is set, otherwise the
+default externalKafka.sasl user. The helpers about one workload take
+(dict "context" $ "workload" "<workload>").
+*/}}
+{{- define "eric.kafka.saslWorkloads" -}}
+{{- list "producer" "aggregator" "gateway" "provisioning" | toJson }}
+{{- end }}
+
+{{/* The workloads this release runs, as JSON (a disabled one needs no user). */}}
+{{- define "eric.kafka.activeSaslWorkloads" -}}
+{{- $active := list "aggregator" "gateway" }}
+{{- if .Values.producer.enabled }}{{ $active = prepend $active "producer" }}{{ end }}
+{{- if .Values.topics.provisioning.enabled }}{{ $active = append $active "provisioning" }}{{ end }}
+{{- $active | toJson }}
+{{- end }}
+
+{{/* A workload's user as JSON {own, username, password, existingSecret}; read it with fromJson. */}}
+{{- define "eric.kafka.saslUser" -}}
+{{- $sasl := .context.Values.externalKafka.sasl }}
+{{- $own := default (dict) (index (default (dict) $sasl.users) .workload) }}
+{{- if or $own.username $own.password $own.existingSecret }}
+{{- dict "own" true "username" (default "" $own.username) "password" (default "" $own.password) "existingSecret" (default "" $own.existingSecret) | toJson }}
+{{- else }}
+{{- dict "own" false "username" $sasl.username "password" $sasl.password "existingSecret" $sasl.existingSecret | toJson }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the Secret a workload reads its user from: an existing one, the topic Job's hook Secret
+(hooks run before the release's own Secrets are upgraded), the workload's own Secret, or the
+Secret of the default user.
+*/}}
 {{- define "eric.kafka.saslSecretName" -}}
-{{- default (include "eric.componentName" (dict "context" . "component" "kafka-sasl")) .Values.externalKafka.sasl.existingSecret }}
+{{- $user := include "eric.kafka.saslUser" . | fromJson }}
+{{- if $user.existingSecret }}
+{{- $user.existingSecret }}
+{{- else if eq .workload "provisioning" }}
+{{- include "eric.componentName" (dict "context" .context "component" "topics") }}
+{{- else if $user.own }}
+{{- include "eric.componentName" (dict "context" .context "component" (printf "kafka-sasl-%s" .workload)) }}
+{{- else }}
+{{- include "eric.componentName" (dict "context" .context "component" "kafka-sasl") }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when a running workload other than the topic Job uses the default user from a Secret the chart makes. */}}
+{{- define "eric.kafka.defaultSaslSecretNeeded" -}}
+{{- $context := . }}
+{{- range include "eric.kafka.activeSaslWorkloads" . | fromJsonArray }}
+{{- $user := include "eric.kafka.saslUser" (dict "context" $context "workload" .) | fromJson }}
+{{- if and (ne . "provisioning") (not $user.own) (not $user.existingSecret) }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* How NOTES.txt names a workload's SASL user: its name, or the Secret it is in. */}}
+{{- define "eric.kafka.saslUserLabel" -}}
+{{- $user := include "eric.kafka.saslUser" . | fromJson }}
+{{- if $user.existingSecret }}the user in Secret {{ $user.existingSecret }}{{ else }}User:{{ $user.username }}{{ end }}
+{{- if not $user.own }} (the default user){{ end }}
+{{- end }}
+
+{{/*
+The gateway's consumer group: <KAFKA_CLIENT_ID>-follower (services/gateway/src/follower.ts). The
+chart leaves KAFKA_CLIENT_ID at the gateway's default, eric-gateway.
+*/}}
+{{- define "eric.gateway.followerGroup" -}}
+eric-gateway-follower
 {{- end }}
 
 {{- define "eric.gateway.tokensSecretName" -}}
@@ -160,7 +226,8 @@ APPLICATION_ID: {{ .Values.aggregator.applicationId | quote }}
 {{/* checksum/secret: the chart-managed secrets a component reads (existing secrets are not seen). */}}
 {{- define "eric.secretChecksum" -}}
 {{- $v := .context.Values }}
-{{- $parts := list $v.externalKafka.sasl.username $v.externalKafka.sasl.password }}
+{{- $user := include "eric.kafka.saslUser" (dict "context" .context "workload" .component) | fromJson }}
+{{- $parts := list $user.username $user.password }}
 {{- if eq .component "gateway" }}{{ $parts = append $parts $v.gateway.auth.tokens }}{{ end }}
 {{- join "\n" $parts | sha256sum }}
 {{- end }}
@@ -171,8 +238,9 @@ APPLICATION_ID: {{ .Values.aggregator.applicationId | quote }}
     name: {{ include "eric.componentName" (dict "context" . "component" "config") }}
 {{- end }}
 
+{{/* The SASL credentials of one workload. Call with (dict "context" $ "workload" "<workload>"). */}}
 {{- define "eric.kafka.secretEnv" -}}
-{{- include "eric.kafka.secretEnvFrom" (dict "context" . "secret" (include "eric.kafka.saslSecretName" .)) }}
+{{- include "eric.kafka.secretEnvFrom" (dict "context" .context "secret" (include "eric.kafka.saslSecretName" .)) }}
 {{- end }}
 
 {{/* The SASL credentials from a given Secret. Call with (dict "context" $ "secret" "<name>"). */}}
@@ -241,6 +309,44 @@ readinessProbe:
 {{- end }}
 
 {{/*
+The SASL users' errors, as a JSON list: each user is complete (username with password, or an
+existing Secret, not both), every running workload has one (its own or the default), and
+credentials come only with a SASL protocol.
+*/}}
+{{- define "eric.validateSaslUsers" -}}
+{{- $errors := list }}
+{{- $context := . }}
+{{- $sasl := .Values.externalKafka.sasl }}
+{{- $users := list (dict "path" "externalKafka.sasl" "user" $sasl) }}
+{{- range include "eric.kafka.saslWorkloads" . | fromJsonArray }}
+{{- $users = append $users (dict "path" (printf "externalKafka.sasl.users.%s" .) "user" (default (dict) (index (default (dict) $sasl.users) .))) }}
+{{- end }}
+{{- $anySet := false }}
+{{- range $users }}
+{{- $user := .user }}
+{{- if or $user.username $user.password $user.existingSecret }}{{ $anySet = true }}{{ end }}
+{{- if and $user.existingSecret (or $user.username $user.password) }}
+{{- $errors = append $errors (printf "%s.existingSecret and %s.username/password are both set: use one" .path .path) }}
+{{- else if and (not $user.existingSecret) (or $user.username $user.password) (not (and $user.username $user.password)) }}
+{{- $errors = append $errors (printf "%s.username and %s.password go together: set both (or %s.existingSecret)" .path .path .path) }}
+{{- end }}
+{{- end }}
+{{- if include "eric.kafka.sasl" . }}
+{{- $missing := list }}
+{{- range include "eric.kafka.activeSaslWorkloads" . | fromJsonArray }}
+{{- $user := include "eric.kafka.saslUser" (dict "context" $context "workload" .) | fromJson }}
+{{- if not (or $user.existingSecret (and $user.username $user.password)) }}{{ $missing = append $missing . }}{{ end }}
+{{- end }}
+{{- if $missing }}
+{{- $errors = append $errors (printf "externalKafka.securityProtocol=%s needs credentials for %s: set the default user (externalKafka.sasl.username and .password, or .existingSecret) or each one's own (externalKafka.sasl.users.<workload>.username and .password, or .existingSecret)" .Values.externalKafka.securityProtocol (join ", " $missing)) }}
+{{- end }}
+{{- else if $anySet }}
+{{- $errors = append $errors (printf "SASL credentials are set but externalKafka.securityProtocol is %s: use sasl_plaintext or sasl_ssl" (include "eric.kafka.securityProtocol" .)) }}
+{{- end }}
+{{- $errors | toJson }}
+{{- end }}
+
+{{/*
 Impossible combinations stop the install with a message that says what to change. (The schema
 already rejects unknown keys and wrong types.)
 */}}
@@ -259,16 +365,7 @@ already rejects unknown keys and wrong types.)
 {{- if and $v.kafka.enabled $v.externalKafka.tls.caSecret }}
 {{- $errors = append $errors "externalKafka.tls.caSecret applies to an external cluster only: the bundled broker speaks plaintext" }}
 {{- end }}
-{{- $sasl := $v.externalKafka.sasl }}
-{{- if and (include "eric.kafka.sasl" .) (not $sasl.existingSecret) (or (not $sasl.username) (not $sasl.password)) }}
-{{- $errors = append $errors (printf "externalKafka.securityProtocol=%s needs credentials: set externalKafka.sasl.username and .password, or externalKafka.sasl.existingSecret" $v.externalKafka.securityProtocol) }}
-{{- end }}
-{{- if and $sasl.existingSecret (or $sasl.username $sasl.password) }}
-{{- $errors = append $errors "externalKafka.sasl.existingSecret and externalKafka.sasl.username/password are both set: use one" }}
-{{- end }}
-{{- if and (not (include "eric.kafka.sasl" .)) (or $sasl.username $sasl.password $sasl.existingSecret) }}
-{{- $errors = append $errors (printf "SASL credentials are set but externalKafka.securityProtocol is %s: use sasl_plaintext or sasl_ssl" (include "eric.kafka.securityProtocol" .)) }}
-{{- end }}
+{{- $errors = concat $errors (include "eric.validateSaslUsers" . | fromJsonArray) }}
 {{- if and $v.gateway.auth.tokens $v.gateway.auth.existingSecret }}
 {{- $errors = append $errors "gateway.auth.tokens and gateway.auth.existingSecret are both set: use one" }}
 {{- end }}
