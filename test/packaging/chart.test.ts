@@ -383,6 +383,17 @@ describe('Kafka and secrets', { timeout: 30_000 }, () => {
     expect(noProducerNoJob.status).toBe(0);
   });
 
+  it('renders the per-workload values of docs/operations.md with each workload reading its own existing Secret', () => {
+    const page = readFileSync(join(root, 'docs/operations.md'), 'utf8');
+    const section = page.slice(page.indexOf('## Running against a secured cluster'));
+    const file = join(tempDir('operations-values'), 'values.yaml');
+    writeFileSync(file, /```yaml\n([\s\S]*?)```/.exec(section)![1]!);
+    const list = render(['-f', file]);
+    expect(list.filter((m) => m.kind === 'Secret')).toEqual([]);
+    const ownSecrets = { producer: 'kafka-user-producer', aggregator: 'kafka-user-aggregator', gateway: 'kafka-user-gateway', provisioning: 'kafka-user-provisioning' };
+    expect(secretRefs(list, 'KAFKA_SASL_USERNAME')).toEqual(Object.fromEntries(Object.entries(ownSecrets).map(([workload, name]) => [workload, { name, key: 'username' }])));
+  });
+
   it('lists in the NOTES the ACLs each user needs, with the release\'s names', () => {
     const notes = renderNotes(['-f', join(chartDir, 'ci/external-kafka-sasl-values.yaml'), '--set', 'aggregator.applicationId=shop-counts', '--set', 'topics.visits=shop-visits']);
     const section = notes.slice(notes.indexOf('Kafka ACLs'));
