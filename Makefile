@@ -108,6 +108,12 @@ bench: build ## Measure the whole pipeline (producer, 4 aggregators, gateway, we
 	scripts/kafka.sh start
 	node bench/dist/pipeline-bench.js
 
+.PHONY: bench-faults
+
+bench-faults: build ## Eric on the three-node TLS/SCRAM/ACL cluster (ports 9301-9313) under broker faults one after another (leaders, controller, transaction coordinator, a long stop): acknowledged vs counted, exact/doubled/missing windows, recovery, finals' delay (BENCH_RATE, BENCH_PARTITIONS, BENCH_FAULTS, BENCH_SETTLE_SECONDS, BENCH_KEEP_CLUSTER=1)
+	scripts/kafka.sh fetch
+	node bench/dist/fault-bench.js
+
 .PHONY: bench-compare
 
 KS_BENCH_JAR := bench/kafka-streams/target/eric-kafka-streams-bench.jar

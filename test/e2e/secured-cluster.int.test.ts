@@ -10,94 +10,39 @@
  * grace period — lose and double nothing; and settings Kafka refuses stop a service at start with
  * a message naming the setting.
  */
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { kafka, rdkafkaConnectionConfig, type KafkaSettings, type Visit } from '@eric/shared';
+import { kafka, rdkafkaConnectionConfig, type Visit } from '@eric/shared';
 import { finalKey, finalsOf, readResults, uniqueName } from '@eric/shared/testing';
 import { ServiceProcess, buildService, repositoryRoot, sleep } from '@eric/shared/testing/process';
+import { DEFAULT_TOPIC_NAMES, SecuredCluster, type ClusterUser } from '@eric/shared/testing/secured-cluster';
 import { DashboardClient, expectedCounts } from './support/dashboard-client.js';
 import { Pipeline, Traffic } from './support/pipeline.js';
 
-const execFileAsync = promisify(execFile);
-
-const CLUSTER_DIR = `${repositoryRoot}.eric/kafka-cluster-test`;
-const BROKERS = '127.0.0.1:19301,127.0.0.1:19302,127.0.0.1:19303';
-const CA = `${CLUSTER_DIR}/tls/ca.pem`;
-const UNTRUSTED_CA = `${CLUSTER_DIR}/tls/untrusted-ca.pem`;
+const secured = new SecuredCluster(`${repositoryRoot}.eric/kafka-cluster-test`);
+const BROKERS = secured.brokers;
+const UNTRUSTED_CA = `${secured.directory}/tls/untrusted-ca.pem`;
 const WINDOW = 4;
 const GRACE = 6;
 const PARTITIONS = 2;
 
 /** The names the cluster's ACLs are for: the services' defaults. */
-const DEFAULT_NAMES = {
-  APPLICATION_ID: 'eric-aggregator',
-  TOPIC_VISITS: 'visits',
-  TOPIC_REPARTITION: 'visits-repartition',
-  TOPIC_CHANGELOG: 'visit-counts-changelog',
-  TOPIC_ACTIVE_VISITORS: 'active-visitors',
-  TOPIC_DEAD_LETTER: 'visits-dead-letter',
-};
+const DEFAULT_NAMES = DEFAULT_TOPIC_NAMES;
 
-type User = 'admin' | 'producer' | 'aggregator' | 'gateway';
-
-async function cluster(...args: string[]): Promise<string> {
-  const { stdout } = await execFileAsync('bash', [`${repositoryRoot}scripts/kafka-cluster.sh`, ...args], {
-    env: { ...process.env, KAFKA_CLUSTER_DIR: CLUSTER_DIR },
-  });
-  return stdout;
-}
-
-function password(user: User): string {
-  return readFileSync(`${CLUSTER_DIR}/users/${user}.password`, 'utf8').trim();
-}
-
+const cluster = (...args: string[]) => secured.run(...args);
+const password = (user: ClusterUser) => secured.password(user);
 /** A service's Kafka settings on this cluster, as environment variables. */
-function kafkaEnv(user: User, changes: Record<string, string> = {}): Record<string, string> {
-  return {
-    KAFKA_BROKERS: BROKERS,
-    KAFKA_SECURITY_PROTOCOL: 'sasl_ssl',
-    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
-    KAFKA_SASL_USERNAME: user,
-    KAFKA_SASL_PASSWORD: password(user),
-    KAFKA_SSL_CA_LOCATION: CA,
-    ...changes,
-  };
-}
-
-function settingsOf(user: User): KafkaSettings {
-  return {
-    brokers: BROKERS,
-    clientId: `eric-test-${user}`,
-    securityProtocol: 'sasl_ssl',
-    saslMechanism: 'SCRAM-SHA-512',
-    saslUsername: user,
-    saslPassword: password(user),
-    sslCaLocation: CA,
-    replicationFactor: -1,
-  };
-}
+const kafkaEnv = (user: ClusterUser, changes: Record<string, string> = {}) => secured.kafkaEnv(user, changes);
+const settingsOf = (user: ClusterUser) => secured.settingsOf(user);
+/** The node that leads a partition now, as the admin sees it. */
+const leaderOf = (topic: string, partition: number) => secured.leaderOf(topic, partition);
 
 beforeAll(async () => {
   for (const service of ['aggregator', 'gateway', 'producer']) buildService(service);
   await cluster('reset');
   process.stdout.write(await cluster('start'));
   // The provisioning step, as the chart's topic Job runs it: the admin creates the topics.
-  await execFileAsync(process.execPath, [`${repositoryRoot}services/aggregator/dist/provision.js`], {
-    env: {
-      ...process.env,
-      ...DEFAULT_NAMES,
-      ...kafkaEnv('admin'),
-      PARTITIONS: String(PARTITIONS),
-      VISITS_PARTITIONS: '4',
-      WINDOW_SECONDS: String(WINDOW),
-      GRACE_SECONDS: String(GRACE),
-      PROVISION_TIMEOUT_SECONDS: '60',
-      LOG_LEVEL: 'warn',
-    },
-  });
+  await secured.provision({ PARTITIONS: String(PARTITIONS), VISITS_PARTITIONS: '4', WINDOW_SECONDS: String(WINDOW), GRACE_SECONDS: String(GRACE) });
 }, 300_000);
 
 afterAll(async () => {
@@ -265,21 +210,8 @@ describe('settings Kafka refuses are clear errors at start, not endless retries'
   });
 });
 
-/** The node that leads a partition now, as the admin sees it. */
-async function leaderOf(topic: string, partition: number): Promise<number> {
-  const admin = kafka.AdminClient.create(rdkafkaConnectionConfig(settingsOf('admin')));
-  try {
-    const [description] = await kafka.call<kafka.TopicDescription[]>('describeTopics', 10_000, (done) => admin.describeTopics([topic], { timeout: 10_000 }, done));
-    const leader = description?.partitions.find((p) => p.partition === partition)?.leader?.id;
-    if (leader === undefined) throw new Error(`${topic}[${partition}] has no leader`);
-    return leader;
-  } finally {
-    admin.disconnect();
-  }
-}
-
 /** Produces one record as `user` and resolves to its delivery's error code (0 = delivered). */
-async function produceAs(user: User, topic: string): Promise<number> {
+async function produceAs(user: ClusterUser, topic: string): Promise<number> {
   // Not idempotent: that would need a write permission before the first record.
   const producer = new kafka.Producer({ ...rdkafkaConnectionConfig(settingsOf(user)), dr_cb: true, 'enable.idempotence': false, 'message.timeout.ms': 15_000 });
   const delivered = new Promise<number>((resolve) => producer.once('delivery-report', (error) => resolve(error?.code ?? 0)));

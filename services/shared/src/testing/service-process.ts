@@ -1,7 +1,7 @@
 /**
  * Runs a built Eric service (`services/<name>/dist/main.js`) as a child process, the way
  * `make run` and Kubernetes do: environment in, /ready and /metrics over HTTP, SIGTERM or SIGKILL
- * to stop it. Output goes to `.eric/test-logs/<name>.log`.
+ * to stop it. Output goes to `.eric/test-logs/<name>.log` (or the `logDirectory` given).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
@@ -43,6 +43,8 @@ export interface ServiceProcessOptions {
   nodeFlags?: string[];
   /** Keep the same HTTP port across restarts (clients reconnect to it). Default: a free port per start. */
   port?: number;
+  /** Where the log goes, relative to the repository: default .eric/test-logs (a benchmark's: .eric/bench-logs). */
+  logDirectory?: string;
 }
 
 export class ServiceProcess {
@@ -60,8 +62,12 @@ export class ServiceProcess {
     Object.assign(this.options.env, changes);
   }
 
+  get #logDirectory(): string {
+    return `${repositoryRoot}${this.options.logDirectory ?? '.eric/test-logs'}`;
+  }
+
   get logFile(): string {
-    return `${repositoryRoot}.eric/test-logs/${this.name}.log`;
+    return `${this.#logDirectory}/${this.name}.log`;
   }
 
   /** Everything the process wrote to stdout and stderr so far. */
@@ -71,7 +77,7 @@ export class ServiceProcess {
 
   async start(): Promise<this> {
     this.port = this.options.port ?? (this.port || (await freePort()));
-    mkdirSync(`${repositoryRoot}.eric/test-logs`, { recursive: true });
+    mkdirSync(this.#logDirectory, { recursive: true });
     const log = createWriteStream(this.logFile, { flags: 'a' });
     const entry = `${repositoryRoot}services/${this.options.service}/dist/main.js`;
     const child = spawn(process.execPath, [...(this.options.nodeFlags ?? []), entry], {
