@@ -84,7 +84,7 @@ interface Phase {
   note?: string;
   /** When the lag was back to its level before the fault (undefined: not within the timeout). */
   recoveredAt?: number;
-  lagBefore?: number;
+  lagBefore?: number | null;
   /** Service processes that exited by themselves in this phase (restarted, as Kubernetes would). */
   serviceExits: number;
 }
@@ -172,6 +172,13 @@ async function injectFault(fault: Fault, lag: PipelineLag): Promise<Phase> {
 }
 
 async function faultAndRestart(fault: Fault, lag: PipelineLag, phase: Phase): Promise<void> {
+  // One fault at a time: a node still catching up from the last one would make this a double
+  // fault (two nodes short of three breaks min.insync.replicas 2).
+  const wholeBy = Date.now() + RECOVERY_TIMEOUT_SECONDS * 1000;
+  while (!(await cluster.fullyReplicated(EricTopics).catch(() => false))) {
+    if (Date.now() > wholeBy) throw new Error(`the cluster was not fully replicated within ${RECOVERY_TIMEOUT_SECONDS} s: fault not staged`);
+    await sleep(1000);
+  }
   // "Normal" = the 90th percentile of the lag before the fault (at a steady rate the sampled lag
   // is never exactly 0).
   phase.lagBefore = percentile(await sampleLag(lag, BEFORE_FAULT_SECONDS), 0.9);
@@ -231,6 +238,13 @@ interface Outcome {
   errors: string[];
 }
 
+/** From the restart until the lag was back to its level; JSON turns a NaN level (no sample before the fault) into null. */
+function recovery(phase: Phase): string {
+  if (phase.restartedAt === undefined) return '—';
+  if (phase.lagBefore === null || phase.lagBefore === undefined || Number.isNaN(phase.lagBefore)) return 'no lag sample before';
+  return phase.recoveredAt === undefined ? `> ${RECOVERY_TIMEOUT_SECONDS} s` : seconds(phase.recoveredAt, phase.restartedAt);
+}
+
 function report(outcome: Outcome): void {
   const { phases, refusals, skippedBatches, errors } = outcome;
   const verdicts = judgeWindows(new Map(outcome.acknowledged), new Map(outcome.dashboard), outcome.topic);
@@ -256,7 +270,7 @@ function report(outcome: Outcome): void {
         mine.filter((v) => v.missing).length,
         fmt(sum(mine.map((v) => v.acknowledgedLate))),
         seconds(phase.inSyncAt, phase.restartedAt),
-        phase.restartedAt === undefined ? '—' : phase.recoveredAt === undefined ? `> ${RECOVERY_TIMEOUT_SECONDS} s` : seconds(phase.recoveredAt, phase.restartedAt),
+        recovery(phase),
         ms(percentile(delays, 0.5)),
         ms(percentile(delays, 0.99)),
         ms(delays.length ? Math.max(...delays) : NaN),

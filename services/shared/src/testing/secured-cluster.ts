@@ -133,6 +133,14 @@ export class SecuredCluster {
     return true;
   }
 
+  /** Whether every partition of these topics has all its replicas in sync (no node missing or behind). */
+  async fullyReplicated(topics: string[]): Promise<boolean> {
+    for (const topic of topics) {
+      if ((await this.describe(topic)).partitions.some((p) => p.isr.length < p.replicas.length)) return false;
+    }
+    return true;
+  }
+
   /** The node that leads a partition now. */
   async leaderOf(topic: string, partition: number): Promise<number> {
     const leader = (await this.describe(topic)).partitions.find((p) => p.partition === partition)?.leader?.id;
@@ -141,47 +149,19 @@ export class SecuredCluster {
   }
 
   /**
-   * The node coordinating a transactional id's transactions: the leader of its partition of
-   * __transaction_state, chosen by the broker as abs(Java hashCode of the id) mod the partition
-   * count. (librdkafka's admin client has no FindCoordinator call.)
+   * The node coordinating a transactional id's transactions (the leader of its partition of
+   * __transaction_state), from Kafka's transactions tool: librdkafka's admin client has no
+   * FindCoordinator call.
    */
   async transactionCoordinatorOf(transactionalId: string): Promise<number> {
-    const partitions = (await this.describe('__transaction_state')).partitions.length;
-    return this.leaderOf('__transaction_state', javaAbs(javaStringHashCode(transactionalId)) % partitions);
+    return Number(await this.run('coordinator', transactionalId));
   }
 
   /**
-   * The active KRaft controller, from the quorum itself (Kafka's metadata quorum tool over the
-   * plaintext controller listeners). Not the admin API's describeCluster: in KRaft mode a broker
-   * answers it with a random live broker, not the controller.
+   * The active KRaft controller, from the quorum's own description. Not the admin API's
+   * describeCluster: in KRaft mode a broker answers it with a random live broker.
    */
   async activeController(): Promise<number> {
-    const libs = `${repositoryRoot}.cache/kafka/${process.env.KAFKA_VERSION ?? '4.1.1'}/libs/*`;
-    const controllers = [1, 2, 3].map((n) => `127.0.0.1:${this.portBase + 10 + n}`).join(',');
-    // Kafka's tools may linger after printing their answer: the answer is in the output either way.
-    const stdout = await execFileAsync('java', [
-      '-Xmx128m', '-XX:TieredStopAtLevel=1', '-XX:+UseSerialGC',
-      `-Dlog4j2.configurationFile=${repositoryRoot}scripts/kafka-cluster/tools-log4j2.properties`,
-      '-cp', libs, 'org.apache.kafka.tools.MetadataQuorumCommand',
-      '--bootstrap-controller', controllers, 'describe', '--status',
-    ], { timeout: 90_000 }).then(
-      (done) => done.stdout,
-      (error: { stdout?: string }) => error.stdout ?? '',
-    );
-    const leader = /LeaderId:\s*(\d+)/.exec(stdout)?.[1];
-    if (leader === undefined) throw new Error(`no LeaderId in the quorum's status:\n${stdout}`);
-    return Number(leader);
+    return Number(await this.run('controller'));
   }
-}
-
-/** Java's String.hashCode(): s[0]·31^(n−1) + … + s[n−1] in 32-bit arithmetic (UTF-16 units). */
-export function javaStringHashCode(text: string): number {
-  let hash = 0;
-  for (let i = 0; i < text.length; i++) hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0;
-  return hash;
-}
-
-/** Kafka's Utils.abs: Math.abs, except that Integer.MIN_VALUE maps to 0 rather than itself. */
-function javaAbs(n: number): number {
-  return n === -2147483648 ? 0 : Math.abs(n);
 }
