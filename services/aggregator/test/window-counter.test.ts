@@ -239,6 +239,25 @@ describe('WindowCounter restored from its changelog', () => {
     ]);
   });
 
+  it('emits again, after an aborted transaction, the finals of the windows the aborted batch closed', () => {
+    const changelog = new Changelog();
+    const counter = finalsOnly();
+    const input = new Partition();
+    changelog.commit(counter, counter.apply(input.records(visit('a', 61), visit('b', 62), visit('c', 125)), 1000));
+    const checkpoint = encodeCheckpoint(counter.checkpoint());
+    const closing = input.records(mark(0, 131));
+    // Counted in memory, then the transaction aborts: nothing of it reaches the changelog.
+    expect(finals(counter.apply(closing, 1001))).toEqual([{ store: 'web', start: 60, count: 2, final: true }]);
+
+    // The rewind, as the count stage does it: the same counter, restored from the last commit.
+    counter.beginRestore(parseCheckpoint(checkpoint));
+    for (const record of changelog.records.slice(parseCheckpoint(checkpoint)!.restoreFrom)) counter.restoreRecord(record.offset, record.key, record.value);
+    expect(counter.finishRestore(changelog.records.length).skippedClosedWindows).toBe(0);
+    expect(counter.openWindows).toBe(2);
+    // The input is read again from the committed offset: the window closes again, with its final.
+    expect(finals(counter.apply(closing, 1002))).toEqual([{ store: 'web', start: 60, count: 2, final: true }]);
+  });
+
   it('does not bring back a window that was closed, and keeps counting the open ones', () => {
     const changelog = new Changelog();
     const before = finalsOnly();

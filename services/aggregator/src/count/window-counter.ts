@@ -72,7 +72,7 @@ export interface RestoredState {
 
 export class WindowCounter {
   readonly #store: WindowStore;
-  readonly #clock = new EventTimeClock();
+  #clock = new EventTimeClock();
   /**
    * Windows that end at or before this are final, whatever the grace is now: a restart with a
    * longer grace must not reopen what a shorter one closed (changelog.ts, `final_until`).
@@ -165,9 +165,19 @@ export class WindowCounter {
     return grew;
   }
 
-  /** Forgets the open windows, before a restore; the clock starts at the checkpoint's, if later. */
+  /**
+   * Forgets everything not committed, before a restore: the open windows, and also the clock and
+   * what is final. After an aborted transaction the same counter is restored again (a rewind), and
+   * the clock had moved in the aborted batch: kept, it would call the windows that batch closed
+   * closed already, and their finals — never committed — would be lost. The clock starts again at
+   * the checkpoint's, as after a restart, and the input read again moves it on.
+   */
   beginRestore(checkpoint: Checkpoint | undefined): void {
     this.#store.clear();
+    const sourceCount = this.#clock.sourceCount;
+    this.#clock = new EventTimeClock();
+    this.#clock.setSourceCount(sourceCount);
+    this.#finalUntil = Number.NEGATIVE_INFINITY;
     if (checkpoint) this.#restoreClosed(checkpoint.closeClock, checkpoint.finalUntil);
   }
 
