@@ -65,16 +65,21 @@ afterEach(async () => {
   client = undefined;
 });
 
+/** The whole pipeline on this cluster, each service with its own user and the names the ACLs are for. */
+function securedPipeline(graceSeconds: number): Pipeline {
+  return new Pipeline({
+    brokers: BROKERS,
+    partitions: PARTITIONS,
+    windowSeconds: WINDOW,
+    graceSeconds,
+    env: DEFAULT_NAMES,
+    serviceEnv: { producer: kafkaEnv('producer'), aggregator: kafkaEnv('aggregator'), gateway: kafkaEnv('gateway') },
+  });
+}
+
 describe('on a three-node cluster with TLS, SCRAM and ACLs', { timeout: 150_000 }, () => {
   it('each service works with its own user over TLS: exact final counts reach the dashboard', async () => {
-    pipeline = new Pipeline({
-      brokers: BROKERS,
-      partitions: PARTITIONS,
-      windowSeconds: WINDOW,
-      graceSeconds: GRACE,
-      env: DEFAULT_NAMES,
-      serviceEnv: { producer: kafkaEnv('producer'), aggregator: kafkaEnv('aggregator'), gateway: kafkaEnv('gateway') },
-    });
+    pipeline = securedPipeline(GRACE);
     await pipeline.start();
     client = await DashboardClient.connect(pipeline.gateway.port);
     const w0 = Math.ceil((Date.now() / 1000 + 1) / WINDOW) * WINDOW;
@@ -123,14 +128,7 @@ const FAULT_GRACE = 20;
  * controller fences it) the visits sent to them wait, and are retried with their original timestamps.
  */
 async function countsExactlyThrough(faults: Fault[]): Promise<void> {
-  pipeline = new Pipeline({
-    brokers: BROKERS,
-    partitions: PARTITIONS,
-    windowSeconds: WINDOW,
-    graceSeconds: FAULT_GRACE,
-    env: DEFAULT_NAMES,
-    serviceEnv: { producer: kafkaEnv('producer'), aggregator: kafkaEnv('aggregator'), gateway: kafkaEnv('gateway') },
-  });
+  pipeline = securedPipeline(FAULT_GRACE);
   await pipeline.start();
   supervisor = new Supervisor(pipeline.aggregators);
   client = await DashboardClient.connect(pipeline.gateway.port);
