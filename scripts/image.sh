@@ -7,7 +7,8 @@
 #   scripts/image.sh kafka          a broker image: Debian's JRE, the Apache Kafka jars that
 #                                   scripts/kafka.sh uses, the KAFKA_* conventions of apache/kafka
 #   scripts/image.sh base           only the Node.js base image (Debian root file system + Node.js)
-#   scripts/image.sh import IMAGE   copy an image into the local node's containerd (k8s-local.sh)
+#   scripts/image.sh import IMAGE   copy an image into the local node's containerd (k8s-local.sh),
+#                                   unless the same image is there already
 #   scripts/image.sh size IMAGE     its uncompressed size
 #   scripts/image.sh skaffold       skaffold's custom build: $IMAGE built, both images in the node
 #
@@ -229,14 +230,27 @@ cri_name() {
   fi
 }
 
+# The label that records, on an image in the node's containerd, which buildah image it was made
+# from: an import of an unchanged image is skipped (an archive of hundreds of MB each time).
+ORIGIN_LABEL=eric.buildah-image-id
+
+image_id() { buildah images --no-trunc --noheading --format '{{.ID}}' "$1" | head -n 1; }
+
 # import IMAGE: into the node's containerd, the way `kind load` does, under the name pods use.
 import() {
-  local image="$1" name archive
+  local image="$1" name archive id
   name="$(cri_name "$image")"
+  id="$(image_id "$image")"
+  [ -n "$id" ] || die "no image $image in buildah's store"
+  if "$ROOT/scripts/k8s-local.sh" ctr images ls "name==$name" 2>/dev/null | grep -q "$ORIGIN_LABEL=$id"; then
+    say "$image is in the node's containerd already"
+    return 0
+  fi
   archive="$(mktemp -u --suffix .tar)"
   buildah push --quiet "$image" "oci-archive:$archive:$name"
   "$ROOT/scripts/k8s-local.sh" ctr images import --base-name "${name%:*}" "$archive" >/dev/null
   rm -f "$archive"
+  "$ROOT/scripts/k8s-local.sh" ctr images label "$name" "$ORIGIN_LABEL=$id" >/dev/null
   say "imported $image into the node's containerd"
 }
 
@@ -247,11 +261,14 @@ skaffold_build() {
   ERIC_IMAGE="${IMAGE%:*}"
   eric "${IMAGE##*:}"
   import "$IMAGE"
-  # Nothing pushed, skaffold deploys a local image by its id (eric:<image id>), as it does on kind.
-  local id
-  id="$(buildah images --no-trunc --noheading --format '{{.ID}}' "$IMAGE" | head -n 1)"
-  buildah tag "$IMAGE" "${IMAGE%:*}:${id#sha256:}"
-  import "${IMAGE%:*}:${id#sha256:}"
+  # Nothing pushed, skaffold deploys a local image by its id (eric:<image id>), as it does on kind:
+  # the same image under a second name, tagged in buildah and in the node alike.
+  local id by_id
+  id="$(image_id "$IMAGE")"
+  by_id="${IMAGE%:*}:${id#sha256:}"
+  buildah tag "$IMAGE" "$by_id"
+  "$ROOT/scripts/k8s-local.sh" ctr images tag --force "$(cri_name "$IMAGE")" "$(cri_name "$by_id")" >/dev/null
+  "$ROOT/scripts/k8s-local.sh" ctr images label "$(cri_name "$by_id")" "$ORIGIN_LABEL=$id" >/dev/null
   kafka
   import "$KAFKA_IMAGE:$(kafka_version)"
 }

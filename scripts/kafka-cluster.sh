@@ -37,6 +37,9 @@
 #   KAFKA_CLUSTER_DIR       state directory, default .eric/kafka-cluster
 #   KAFKA_VERSION           Apache Kafka release, default 4.1.1 (as scripts/kafka.sh)
 #   KAFKA_HEAP_OPTS         JVM heap per node, default -Xms128m -Xmx384m
+#   KAFKA_JVM_OPTS          the nodes' other JVM options, default -XX:+UseG1GC -XX:MaxGCPauseMillis=20;
+#                           the tests add -XX:TieredStopAtLevel=1 (no C2 compiler: a node killed
+#                           under load restarts sooner on two busy cores)
 #   KAFKA_START_TIMEOUT     seconds to wait for the cluster, default 120
 #   KAFKA_CLUSTER_HOST      the address the nodes listen on, advertise and name in their
 #                           certificates, default 127.0.0.1; pods reach a cluster on this machine
@@ -51,6 +54,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
 DIR="${KAFKA_CLUSTER_DIR:-$ROOT/.eric/kafka-cluster}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms128m -Xmx384m}"
+KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 APPLICATION_ID="${ERIC_APPLICATION_ID:-eric-aggregator}"
 GATEWAY_CLIENT_ID="${ERIC_GATEWAY_CLIENT_ID:-eric-gateway}"
@@ -208,11 +212,16 @@ format_storage() {
   cluster_id="$(cat "$CLUSTER_ID_FILE")"
   local scram=()
   for user in "${USERS[@]}"; do scram+=(--add-scram "SCRAM-SHA-512=[name=$user,password=$(password_of "$user")]"); done
+  # One JVM per node, side by side: each takes seconds to start.
+  local pids=() failed=()
   for n in "${NODES[@]}"; do
     [ -f "$(node_dir "$n")/data/meta.properties" ] && continue
     tool kafka.tools.StorageTool format --config "$(node_dir "$n")/server.properties" --cluster-id "$cluster_id" "${scram[@]}" \
-      >>"$(node_dir "$n")/kafka.log" 2>&1 || die "could not format the storage of node $n (see $(node_dir "$n")/kafka.log)"
+      >>"$(node_dir "$n")/kafka.log" 2>&1 &
+    pids+=("$n:$!")
   done
+  for n in "${pids[@]}"; do wait "${n#*:}" || failed+=("${n%%:*}"); done
+  ((${#failed[@]} == 0)) || die "could not format the storage of node(s) ${failed[*]} (see $DIR/node-<n>/kafka.log)"
   say "formatted the storage of the three nodes (cluster $cluster_id, SCRAM users ${USERS[*]})"
 }
 
@@ -241,7 +250,7 @@ start_node() { # <node>
   stat -c %s "$d/kafka.log" 2>/dev/null >"$d/start-offset" || echo 0 >"$d/start-offset"
   # setsid: the node outlives the shell that started it; exec: the recorded pid is the JVM's.
   # shellcheck disable=SC2086
-  setsid bash -c 'exec "$@"' kafka java $KAFKA_HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
+  setsid bash -c 'exec "$@"' kafka java $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*" kafka.Kafka "$d/server.properties" >>"$d/kafka.log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$d/kafka.pid"

@@ -42,7 +42,14 @@ if [ -z "${DOCKER_HOST:-}" ] && [ ! -S /var/run/docker.sock ]; then
   podman system service --time=0 "unix://$api_dir/docker.sock" 2>"$api_dir/podman.log" &
   api_pid=$!
   trap 'kill "$api_pid" 2>/dev/null; wait "$api_pid" 2>/dev/null; rm -rf "$api_dir"' EXIT
-  for _ in $(seq 1 100); do [ -S "$api_dir/docker.sock" ] && break; sleep 0.1; done
+  # The socket appears before the API answers; on a busy machine podman takes seconds to serve.
+  for _ in $(seq 1 600); do
+    curl -sf --max-time 2 --unix-socket "$api_dir/docker.sock" http://podman/_ping >/dev/null 2>&1 && break
+    kill -0 "$api_pid" 2>/dev/null || { cat "$api_dir/podman.log" >&2; echo "skaffold: podman's Docker API exited (its log above)" >&2; exit 1; }
+    sleep 0.1
+  done
+  curl -sf --max-time 2 --unix-socket "$api_dir/docker.sock" http://podman/_ping >/dev/null 2>&1 ||
+    { cat "$api_dir/podman.log" >&2; echo "skaffold: podman's Docker API did not answer within 60 s (its log above)" >&2; exit 1; }
   export DOCKER_HOST="unix://$api_dir/docker.sock"
   # skaffold's own artifact cache would skip the custom build, and with it the step that loads
   # the image into the node; buildah's layer cache keeps an unchanged rebuild at a few seconds.

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 
-const MESSAGE_LINES = 6;
+const MESSAGE_LINES = 10;
 
 const totals = { passed: 0, failed: 0, skipped: 0 };
 const failures = [];

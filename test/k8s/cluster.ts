@@ -44,10 +44,14 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
+/** Thrown by a probe of `eventually` when waiting longer cannot help (the process it watches exited). */
+export class GaveUp extends Error {}
+
 /**
  * Polls `probe` until it returns a value other than undefined, and returns that value. Past the
  * deadline it fails with `what` and the last thing the probe said (a generous bound, so that a
- * busy machine only makes the test slower, never red).
+ * busy machine only makes the test slower, never red). A probe that throws `GaveUp` ends the wait
+ * at once with that error.
  */
 export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -57,6 +61,7 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
       const value = await probe();
       if (value !== undefined) return value;
     } catch (error) {
+      if (error instanceof GaveUp) throw new Error(`${what}: ${error.message}`);
       last = (error as Error).message;
     }
     if (Date.now() > deadline) throw new Error(`${what}: still not so after ${timeoutMs / 1000} s${last ? ` (last error: ${last})` : ''}`);

@@ -2,21 +2,22 @@
  * skaffold on the node of `scripts/k8s-local.sh up --node`, with the profile "local" of
  * skaffold.yaml (chosen by the context, eric-local): its custom build runs scripts/image.sh, which
  * builds the image from the Dockerfile with buildah and loads it into the node; the chart is
- * deployed with Helm. `skaffold run` brings the pipeline up; `skaffold dev` rebuilds and redeploys
- * after a change to the dashboard page, which the new gateway pod then serves.
+ * deployed with Helm. `skaffold dev` brings the pipeline up, then rebuilds and redeploys after a
+ * change to the dashboard page, which the new gateway pod then serves. (`skaffold run` is the
+ * same build and deploy, once.) Its output is kept in .eric/test-logs/skaffold-dev.log.
  *
  * skaffold runs on a copy of the repository (the files git knows), so that the test can change a
  * source file without touching the work tree. It deploys release "eric" into namespace "eric", as
  * skaffold.yaml says; the node's taint is lifted meanwhile, as in pipeline.int.test.ts.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tools } from '../packaging/tools.js';
 import { testClusterEnv } from './global-setup.js';
-import { cluster, deleteNamespace, eventually, helm, kubectl, kubectlJson, root } from './cluster.js';
+import { GaveUp, cluster, deleteNamespace, eventually, helm, kubectl, kubectlJson, root } from './cluster.js';
 import { liftNodeTaint, portForward, restoreNodeTaint } from './release.js';
 
 const namespace = 'eric';
@@ -34,6 +35,11 @@ function finished(child: ChildProcess, output: () => string): Promise<void> {
   return new Promise((resolve, reject) => {
     child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`skaffold exited with ${code}:\n${output().slice(-3000)}`))));
   });
+}
+
+/** Why skaffold dev stopped by itself: its exit code and its last lines, where its error is. */
+function exitedEarly(dev: ChildProcess, output: string): string {
+  return `skaffold dev exited with ${dev.exitCode}; its output ends:\n${output.trim().split('\n').slice(-8).join('\n')}`;
 }
 
 async function gatewayPage(): Promise<{ pod: string; page: string }> {
@@ -69,43 +75,45 @@ afterAll(async () => {
 }, 300_000);
 
 describe('skaffold with the profile for this machine\'s cluster', () => {
-  it('skaffold run builds with buildah, loads the image into the node and deploys the chart', async () => {
-    const run = skaffold(['run', '--kube-context', 'eric-local', '--status-check=true']);
-    let output = '';
-    run.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    run.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    await finished(run, () => output);
-    expect(output).toContain('image: built eric:');
-    const release = JSON.parse(await helm(['status', 'eric', '--namespace', namespace, '-o', 'json']));
-    expect(release.info.status).toBe('deployed');
-    const pods = (await kubectlJson<{ items: any[] }>(['get', 'pods', '--namespace', namespace])).items;
-    const gatewayImage = pods.find((p) => p.metadata.labels['app.kubernetes.io/component'] === 'gateway').spec.containers[0].image as string;
-    expect(gatewayImage).toMatch(/^eric:\S+$/);
-    expect(pods.find((p) => p.metadata.name === 'eric-kafka-0').spec.containers[0].image).toBe('localhost/eric-kafka:4.1.1');
-    expect((await gatewayPage()).page).toContain('<html');
-  }, 900_000);
-
-  it('skaffold dev redeploys after a change to the dashboard page, and the new gateway pod serves it', async () => {
+  it('skaffold dev builds with buildah, loads the images into the node and deploys the chart; after a change to the dashboard page it redeploys, and the new gateway pod serves it', async () => {
+    const started = Date.now();
+    const phase = (what: string) => process.stdout.write(`skaffold dev: ${what} after ${Math.round((Date.now() - started) / 1000)} s\n`);
     const dev = skaffold(['dev', '--kube-context', 'eric-local', '--port-forward=off', '--status-check=true']);
     let output = '';
-    dev.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    dev.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    mkdirSync(join(root, '.eric/test-logs'), { recursive: true });
+    const log = createWriteStream(join(root, '.eric/test-logs/skaffold-dev.log'));
+    const take = (chunk: Buffer) => {
+      output += chunk.toString();
+      log.write(chunk);
+    };
+    dev.stdout!.on('data', take);
+    dev.stderr!.on('data', take);
     const exited = finished(dev, () => output);
     exited.catch(() => undefined);
     try {
       const watching = () => output.split('Watching for changes...').length - 1;
       await eventually('skaffold dev deployed and watching', async () => {
-        if (dev.exitCode !== null) throw new Error(`skaffold dev exited:\n${output.slice(-3000)}`);
+        if (dev.exitCode !== null) throw new GaveUp(exitedEarly(dev, output));
         return watching() >= 1 ? true : undefined;
       }, 600_000);
+      phase('deployed and watching');
+      expect(output).toContain('image: built eric:');
+      const release = JSON.parse(await helm(['status', 'eric', '--namespace', namespace, '-o', 'json']));
+      expect(release.info.status).toBe('deployed');
+      const pods = (await kubectlJson<{ items: any[] }>(['get', 'pods', '--namespace', namespace])).items;
+      const gatewayImage = pods.find((p) => p.metadata.labels['app.kubernetes.io/component'] === 'gateway').spec.containers[0].image as string;
+      expect(gatewayImage).toMatch(/^eric:\S+$/);
+      expect(pods.find((p) => p.metadata.name === 'eric-kafka-0').spec.containers[0].image).toBe('localhost/eric-kafka:4.1.1');
       const before = await gatewayPage();
+      expect(before.page).toContain('<html');
 
       const marker = `skaffold-dev-${Date.now()}`;
       appendFileSync(join(copy, 'services/gateway/public/index.html'), `<!-- ${marker} -->\n`);
       await eventually('skaffold dev rebuilt and redeployed', async () => {
-        if (dev.exitCode !== null) throw new Error(`skaffold dev exited:\n${output.slice(-3000)}`);
+        if (dev.exitCode !== null) throw new GaveUp(exitedEarly(dev, output));
         return watching() >= 2 ? true : undefined;
       }, 600_000);
+      phase('rebuilt and redeployed');
       const after = await eventually('the new gateway pod serving the changed page', async () => {
         const page = await gatewayPage();
         return page.page.includes(marker) ? page : undefined;
@@ -116,10 +124,12 @@ describe('skaffold with the profile for this machine\'s cluster', () => {
       // Ctrl-C, as a user stops it: skaffold deletes what it deployed.
       if (dev.exitCode === null) process.kill(-dev.pid!, 'SIGINT');
       await exited.catch(() => undefined);
+      log.end();
     }
     await eventually('skaffold dev cleaned up', async () => {
       const releases = JSON.parse(await helm(['list', '--namespace', namespace, '-o', 'json']));
       return releases.length === 0 ? true : undefined;
     }, 180_000);
+    phase('cleaned up');
   }, 1_500_000);
 });

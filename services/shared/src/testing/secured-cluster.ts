@@ -35,6 +35,8 @@ export class SecuredCluster {
     readonly directory: string,
     /** The script's KAFKA_CLUSTER_PORT: clients at base+1..3, controllers at base+11..13. */
     readonly portBase = 19300,
+    /** The nodes' JVM options other than the heap (the script's KAFKA_JVM_OPTS); unset: its default. */
+    readonly jvmOptions?: string,
   ) {
     this.brokers = [1, 2, 3].map((n) => `127.0.0.1:${portBase + n}`).join(',');
     this.caFile = `${directory}/tls/ca.pem`;
@@ -43,7 +45,12 @@ export class SecuredCluster {
   /** Runs `scripts/kafka-cluster.sh <args>`; resolves to its output. */
   async run(...args: string[]): Promise<string> {
     const { stdout } = await execFileAsync('bash', [`${repositoryRoot}scripts/kafka-cluster.sh`, ...args], {
-      env: { ...process.env, KAFKA_CLUSTER_DIR: this.directory, KAFKA_CLUSTER_PORT: String(this.portBase) },
+      env: {
+        ...process.env,
+        KAFKA_CLUSTER_DIR: this.directory,
+        KAFKA_CLUSTER_PORT: String(this.portBase),
+        ...(this.jvmOptions ? { KAFKA_JVM_OPTS: this.jvmOptions } : {}),
+      },
     });
     return stdout;
   }
