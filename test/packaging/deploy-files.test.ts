@@ -194,8 +194,11 @@ describe('Dockerfile', () => {
     const visit = (project: string) => {
       if (seen.has(project)) return;
       seen.add(project);
-      // Inside "COPY services/ services/" and not cut by .dockerignore (test/, bench/ are).
+      // Its tsconfig.json and src/ are copied into the build stage (.dockerignore cuts test/, bench/).
       expect(project, `${project} is not in the image's build context`).toMatch(/^services\/[a-z]+$/);
+      const copiedWhole = dockerfile.includes(`\nCOPY ${project}/ ${project}/\n`);
+      const copiedParts = dockerfile.includes(`\nCOPY ${project}/tsconfig.json ${project}/\n`) && dockerfile.includes(`\nCOPY ${project}/src/ ${project}/src/\n`);
+      expect(copiedWhole || copiedParts, `${project}'s sources are not copied into the build stage`).toBe(true);
       const config = JSON.parse(readText(`${project}/tsconfig.json`));
       expect(config.include, project).toEqual(['src']);
       for (const reference of config.references ?? []) visit(join(project, reference.path).replace(/\/$/, ''));
@@ -230,6 +233,7 @@ describe('Dockerfile', () => {
       // The compiled entry point comes from a source file of the same name.
       expect(existsSync(join(root, command.replace('/dist/', '/src/').replace(/\.js$/, '.ts'))), command).toBe(true);
     }
-    expect(copied).toContain('services/gateway/public/');
+    // The dashboard page, from the build context, in the runtime stage's last layer.
+    expect(dockerfile).toMatch(/^COPY --chown=root:root services\/gateway\/public\/ services\/gateway\/public\/$/m);
   });
 });
