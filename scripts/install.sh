@@ -6,7 +6,8 @@
 #   - the npm packages (npm ci), building @confluentinc/kafka-javascript from source against the
 #     system's librdkafka dependencies (CKJS_LINKING=dynamic). Its install script first tries to
 #     download a prebuilt binary from GitHub; where that is reachable (most laptops) it is used,
-#     elsewhere the source build takes about a minute and a half.
+#     elsewhere the source build takes two to three minutes, once: the result is kept in
+#     ~/.cache/eric/native-kafka-client/ ($ERIC_CACHE_DIR) and reused by every clone.
 #
 #   scripts/install.sh            system packages + npm packages
 #   scripts/install.sh --browser  only Chromium, for the dashboard's browser test (`make test`)
@@ -65,8 +66,45 @@ if [ "${1:-}" = "--jdk" ]; then
   exit 0
 fi
 
+# The native Kafka client's build (two to three minutes on two cores) is kept outside the work
+# tree, so that a fresh clone reuses it: its addon and librdkafka's shared libraries (the addon
+# finds them through its rpath, $ORIGIN/../deps). The key names everything the build depends on:
+# the package's version, Node's ABI, the machine, and the system libraries it links against.
+ERIC_CACHE_DIR="${ERIC_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/eric}"
+CLIENT=node_modules/@confluentinc/kafka-javascript
+
+native_client_cache() {
+  local version abi libraries
+  version="$(node -p "require('./package-lock.json').packages['node_modules/@confluentinc/kafka-javascript'].version")"
+  abi="$(node -p 'process.versions.modules')"
+  libraries="$({ dpkg-query -W zlib1g-dev libssl-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev 2>/dev/null || true; } | sha256sum | cut -c1-12)"
+  echo "$ERIC_CACHE_DIR/native-kafka-client/$version-node$abi-$(uname -s)-$(uname -m)-$libraries"
+}
+
+client_loads() { node -e "require('@confluentinc/kafka-javascript')" 2>/dev/null; }
+
+install_from_source() {
+  say "installing npm packages (the native Kafka client may build from source: about 90 s)"
+  CKJS_LINKING=dynamic npm ci --no-audit --no-fund
+  client_loads || { say "the native Kafka client did not load"; exit 1; }
+  local cache="$1" part="$1.part.$$"
+  rm -rf "$part"
+  mkdir -p "$part/build/Release" "$part/build/deps"
+  cp -a "$CLIENT/build/Release/confluent-kafka-javascript.node" "$part/build/Release/"
+  cp -a "$CLIENT"/build/deps/librdkafka*.so* "$part/build/deps/" 2>/dev/null || true
+  rm -rf "$cache" && mv "$part" "$cache"
+  say "kept the native Kafka client in $cache"
+}
+
 install_debian_packages "${DEBIAN_PACKAGES[@]}"
-say "installing npm packages (the native Kafka client may build from source: about 90 s)"
-CKJS_LINKING=dynamic npm ci --no-audit --no-fund
-node -e "require('@confluentinc/kafka-javascript')" || { say "the native Kafka client did not load"; exit 1; }
+cache="$(native_client_cache)"
+if [ -f "$cache/build/Release/confluent-kafka-javascript.node" ]; then
+  say "installing npm packages (the native Kafka client from $cache)"
+  npm ci --no-audit --no-fund --ignore-scripts
+  mkdir -p "$CLIENT/build"
+  cp -a "$cache/build/." "$CLIENT/build/"
+  client_loads || { say "the cached native Kafka client did not load: building it again"; install_from_source "$cache"; }
+else
+  install_from_source "$cache"
+fi
 say "done"
