@@ -84,7 +84,7 @@ native_client_cache() {
 client_loads() { node -e "require('@confluentinc/kafka-javascript')" 2>/dev/null; }
 
 install_from_source() {
-  say "installing npm packages (the native Kafka client may build from source: about 90 s)"
+  say "installing npm packages (the native Kafka client may build from source: two to three minutes)"
   CKJS_LINKING=dynamic npm ci --no-audit --no-fund
   client_loads || { say "the native Kafka client did not load"; exit 1; }
   local cache="$1" part="$1.part.$$"

@@ -37,9 +37,10 @@
 #   KAFKA_CLUSTER_DIR       state directory, default .eric/kafka-cluster
 #   KAFKA_VERSION           Apache Kafka release, default 4.1.1 (as scripts/kafka.sh)
 #   KAFKA_HEAP_OPTS         JVM heap per node, default -Xms128m -Xmx384m
-#   KAFKA_JVM_OPTS          the nodes' other JVM options, default -XX:+UseG1GC -XX:MaxGCPauseMillis=20;
-#                           the tests add -XX:TieredStopAtLevel=1 (no C2 compiler: a node killed
-#                           under load restarts sooner on two busy cores)
+#   KAFKA_JVM_OPTS          the nodes' other JVM options, default -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+#   KAFKA_EXTRA_JVM_OPTS    options added to those, default none; the tests add
+#                           -XX:TieredStopAtLevel=1 (no C2 compiler: a node killed under load
+#                           restarts sooner on two busy cores)
 #   KAFKA_START_TIMEOUT     seconds to wait for the cluster, default 120
 #   KAFKA_CLUSTER_HOST      the address the nodes listen on, advertise and name in their
 #                           certificates, default 127.0.0.1; pods reach a cluster on this machine
@@ -55,6 +56,7 @@ KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
 DIR="${KAFKA_CLUSTER_DIR:-$ROOT/.eric/kafka-cluster}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms128m -Xmx384m}"
 KAFKA_JVM_OPTS="${KAFKA_JVM_OPTS:--XX:+UseG1GC -XX:MaxGCPauseMillis=20}"
+KAFKA_EXTRA_JVM_OPTS="${KAFKA_EXTRA_JVM_OPTS:-}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-120}"
 APPLICATION_ID="${ERIC_APPLICATION_ID:-eric-aggregator}"
 GATEWAY_CLIENT_ID="${ERIC_GATEWAY_CLIENT_ID:-eric-gateway}"
@@ -250,7 +252,7 @@ start_node() { # <node>
   stat -c %s "$d/kafka.log" 2>/dev/null >"$d/start-offset" || echo 0 >"$d/start-offset"
   # setsid: the node outlives the shell that started it; exec: the recorded pid is the JVM's.
   # shellcheck disable=SC2086
-  setsid bash -c 'exec "$@"' kafka java $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS -Djava.awt.headless=true \
+  setsid bash -c 'exec "$@"' kafka java $KAFKA_HEAP_OPTS $KAFKA_JVM_OPTS $KAFKA_EXTRA_JVM_OPTS -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$LOG4J" -cp "$LIBS/*" kafka.Kafka "$d/server.properties" >>"$d/kafka.log" 2>&1 </dev/null &
   pid=$!
   echo "$pid" >"$d/kafka.pid"

@@ -43,13 +43,13 @@ if [ -z "${DOCKER_HOST:-}" ] && [ ! -S /var/run/docker.sock ]; then
   api_pid=$!
   trap 'kill "$api_pid" 2>/dev/null; wait "$api_pid" 2>/dev/null; rm -rf "$api_dir"' EXIT
   # The socket appears before the API answers; on a busy machine podman takes seconds to serve.
-  for _ in $(seq 1 600); do
-    curl -sf --max-time 2 --unix-socket "$api_dir/docker.sock" http://podman/_ping >/dev/null 2>&1 && break
-    kill -0 "$api_pid" 2>/dev/null || { cat "$api_dir/podman.log" >&2; echo "skaffold: podman's Docker API exited (its log above)" >&2; exit 1; }
+  api_gone() { cat "$api_dir/podman.log" >&2; echo "skaffold: podman's Docker API $1 (its log above)" >&2; exit 1; }
+  deadline=$((SECONDS + 60))
+  until curl -sf --max-time 2 --unix-socket "$api_dir/docker.sock" http://podman/_ping >/dev/null 2>&1; do
+    kill -0 "$api_pid" 2>/dev/null || api_gone "exited"
+    ((SECONDS < deadline)) || api_gone "did not answer within 60 s"
     sleep 0.1
   done
-  curl -sf --max-time 2 --unix-socket "$api_dir/docker.sock" http://podman/_ping >/dev/null 2>&1 ||
-    { cat "$api_dir/podman.log" >&2; echo "skaffold: podman's Docker API did not answer within 60 s (its log above)" >&2; exit 1; }
   export DOCKER_HOST="unix://$api_dir/docker.sock"
   # skaffold's own artifact cache would skip the custom build, and with it the step that loads
   # the image into the node; buildah's layer cache keeps an unchanged rebuild at a few seconds.

@@ -21,7 +21,7 @@ import { Pipeline, Traffic } from './support/pipeline.js';
 
 // C1 only (no C2 compiler threads): a node killed under traffic restarts sooner on two busy cores,
 // and the little traffic of these tests needs no peak-optimised code.
-const secured = new SecuredCluster(`${repositoryRoot}.eric/kafka-cluster-test`, 19300, '-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:TieredStopAtLevel=1');
+const secured = new SecuredCluster(`${repositoryRoot}.eric/kafka-cluster-test`, 19300, '-XX:TieredStopAtLevel=1');
 const BROKERS = secured.brokers;
 const UNTRUSTED_CA = `${secured.directory}/tls/untrusted-ca.pem`;
 const WINDOW = 4;

@@ -35,8 +35,8 @@ export class SecuredCluster {
     readonly directory: string,
     /** The script's KAFKA_CLUSTER_PORT: clients at base+1..3, controllers at base+11..13. */
     readonly portBase = 19300,
-    /** The nodes' JVM options other than the heap (the script's KAFKA_JVM_OPTS); unset: its default. */
-    readonly jvmOptions?: string,
+    /** JVM options added to the nodes' defaults (the script's KAFKA_EXTRA_JVM_OPTS). */
+    readonly extraJvmOptions = '',
   ) {
     this.brokers = [1, 2, 3].map((n) => `127.0.0.1:${portBase + n}`).join(',');
     this.caFile = `${directory}/tls/ca.pem`;
@@ -49,7 +49,7 @@ export class SecuredCluster {
         ...process.env,
         KAFKA_CLUSTER_DIR: this.directory,
         KAFKA_CLUSTER_PORT: String(this.portBase),
-        ...(this.jvmOptions ? { KAFKA_JVM_OPTS: this.jvmOptions } : {}),
+        KAFKA_EXTRA_JVM_OPTS: this.extraJvmOptions,
       },
     });
     return stdout;
