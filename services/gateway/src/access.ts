@@ -5,43 +5,10 @@
  * then the account ids it may see, or `*` for every account. Tokens are kept only as SHA-256
  * digests, so a lookup costs the same whatever the guess and no token sits in memory in clear.
  */
-import { createHash } from 'node:crypto';
+import { ALL_ACCOUNTS, parseTokens, tokenDigest, type AccountScope } from '@eric/shared';
 
-/** Which accounts a connection or request may see. */
-export type AccountScope = { all: true } | { all: false; accounts: ReadonlySet<number> };
-
-const ALL_ACCOUNTS: AccountScope = { all: true };
-
-export function scopeAllows(scope: AccountScope, accountId: number): boolean {
-  return scope.all || scope.accounts.has(accountId);
-}
-
-/** Parses the token list; throws on a malformed one, with a message that never quotes a token. */
-export function parseTokens(text: string): Map<string, AccountScope> {
-  const tokens = new Map<string, AccountScope>();
-  const entries = text.split(';').map((entry) => entry.trim()).filter((entry) => entry !== '');
-  entries.forEach((entry, index) => {
-    const where = `entry ${index + 1} of the token list`;
-    const separator = entry.indexOf('=');
-    if (separator <= 0) throw new Error(`${where} must read token=accounts (e.g. "s3cret=1,2" or "s3cret=*")`);
-    const token = entry.slice(0, separator).trim();
-    const accounts = entry.slice(separator + 1).trim();
-    if (token.length < 8) throw new Error(`${where}: a token must have at least 8 characters`);
-    if (/[\s,=]/.test(token)) throw new Error(`${where}: a token cannot contain spaces, commas or "="`);
-    const digest = hashToken(token);
-    if (tokens.has(digest)) throw new Error(`${where} repeats an earlier token`);
-    if (accounts === '*') {
-      tokens.set(digest, ALL_ACCOUNTS);
-      return;
-    }
-    const ids = accounts.split(',').map((id) => id.trim());
-    if (ids.length === 0 || ids.some((id) => !/^\d{1,15}$/.test(id))) {
-      throw new Error(`${where}: accounts must be "*" or a comma-separated list of account ids`);
-    }
-    tokens.set(digest, { all: false, accounts: new Set(ids.map(Number)) });
-  });
-  return tokens;
-}
+// The parser lives in @eric/shared (the producer's ingest keys use it too); re-exported for the gateway's modules.
+export { parseTokens, scopeAllows, type AccountScope } from '@eric/shared';
 
 export class AccessControl {
   readonly #tokens: Map<string, AccountScope>;
@@ -58,7 +25,7 @@ export class AccessControl {
   authenticate(token: string | undefined): AccountScope | null {
     if (!this.enabled) return ALL_ACCOUNTS;
     if (token === undefined || token === '') return null;
-    return this.#tokens.get(hashToken(token)) ?? null;
+    return this.#tokens.get(tokenDigest(token)) ?? null;
   }
 }
 
@@ -74,8 +41,4 @@ export function presentedToken(headers: Record<string, string | string[] | undef
   }
   const token = (query as { token?: unknown } | null)?.token;
   return typeof token === 'string' ? token : undefined;
-}
-
-function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }

@@ -14,6 +14,16 @@ export { createHttpServer, httpConfigSchema, operationsRoutes } from './http/bas
 export { Readiness, type CheckResult } from './http/readiness.js';
 export { Liveness, type ProgressWatch } from './http/liveness.js';
 
+// Access: token lists (secrets mapped to the accounts they may reach).
+export {
+  ALL_ACCOUNTS,
+  parseTokens,
+  scopeAllows,
+  tokenDigest,
+  tokenListFormat,
+  type AccountScope,
+} from './access/token-list.js';
+
 // Kafka: settings, topics, the native client's calls, transactions.
 export { kafkaConfigSchema, rdkafkaConnectionConfig, type KafkaSettings } from './kafka/settings.js';
 export { TopicAdmin, TopicMismatchError, type TopicSpec } from './kafka/topic-admin.js';
