@@ -3,7 +3,15 @@
  * every loop makes progress or waits only for Kafka; it calls nothing external itself), `/ready` (it can do its job now; 503 with reasons otherwise) and `/metrics`
  * (Prometheus text format). Services register it as a fastify plugin and add their own routes.
  */
-import fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify';
+import fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyPluginAsync,
+  type FastifyReply,
+  type FastifyRequest,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 import type { Liveness } from './liveness.js';
@@ -51,8 +59,38 @@ export function httpConfigSchema(defaultPort: number) {
   };
 }
 
-/** A fastify instance that logs through the service's pino logger. */
+/**
+ * A URL as logs may show it: the value of every query parameter whose name ends in `token`
+ * replaced. Browsers and old clients pass a token as `?token=`; a log line is read by more people,
+ * and kept longer, than the token's owner would allow.
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&][^=&#]*token=)[^&#]*/gi, '$1[redacted]');
+}
+
+/** fastify's own request serializer, with the URL redacted: it logs `req` on every 5xx. */
+function requestForLog(request: FastifyRequest) {
+  return {
+    method: request.method,
+    url: redactUrl(request.url),
+    host: request.host,
+    remoteAddress: request.ip,
+    remotePort: request.socket?.remotePort,
+  };
+}
+
+/** fastify's log lines, except that its 404 line (which quotes the URL in its message) is redacted. */
+class RedactingLogController extends LogController {
+  override routeNotFound(request: FastifyRequest, _reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return;
+    request.log.info(`Route ${request.method}:${redactUrl(request.url)} not found`);
+  }
+}
+
+/** A fastify instance that logs through the service's pino logger, never a token of a URL. */
 export function createHttpServer(logger: Logger, options: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'> = {}): FastifyInstance {
+  // fastify merges the instance's serializers over its own, so this `req` replaces fastify's.
+  const httpLogger = logger.child({}, { serializers: { req: requestForLog } });
   // pino's Logger is a FastifyBaseLogger; the cast only widens fastify's logger type parameter.
-  return fastify({ ...options, loggerInstance: logger as FastifyBaseLogger });
+  return fastify({ logController: new RedactingLogController(), ...options, loggerInstance: httpLogger as FastifyBaseLogger });
 }
