@@ -3,10 +3,12 @@
  * lists every key; keep the two in step.
  */
 import {
+  ConfigError,
   httpConfigSchema,
   kafkaConfigSchema,
   loadConfig,
   logConfigSchema,
+  tokenListFormat,
   topicNameSchema,
   visitsPartitionsSchema,
   type LoadOptions,
@@ -102,6 +104,55 @@ export const producerConfigSchema = {
       default: 1,
       env: 'PRODUCER_RETRY_AFTER_SECONDS',
     },
+    keys: {
+      doc: 'Ingest keys and the accounts each may send, "key=1,2;other=*" (keys of 128 random bits); empty = ingestion open to anyone (logged as a warning at start).',
+      format: tokenListFormat,
+      default: '',
+      env: 'PRODUCER_INGEST_KEYS',
+      sensitive: true,
+    },
+    maxFutureSeconds: {
+      doc: 'How far ahead of the producer\'s clock a visit timestamp may be, in seconds; further ones get 400 (a visit from the future opens a window the dashboard shows early).',
+      format: 'non-negative-number',
+      default: 60,
+      env: 'PRODUCER_INGEST_MAX_FUTURE_SECONDS',
+    },
+    requestTimeoutMs: {
+      doc: 'Time a client has to send a whole request (headers and body), and the longest a connection may stay silent, in ms; then 408 and the connection is closed.',
+      format: 'positive-int',
+      default: 10_000,
+      env: 'PRODUCER_INGEST_REQUEST_TIMEOUT_MS',
+    },
+    clientRequestsPerSecond: {
+      doc: 'POST /v1/visits requests per second one client address may make; more get 429. 0 = no limit.',
+      format: 'non-negative-int',
+      default: 100,
+      env: 'PRODUCER_INGEST_CLIENT_REQUESTS_PER_SECOND',
+    },
+    accountVisitsPerSecond: {
+      doc: 'Visits per second one account may send, on average; a request over the budget gets 429 and nothing of it is written. 0 = no limit.',
+      format: 'non-negative-number',
+      default: 1000,
+      env: 'PRODUCER_INGEST_ACCOUNT_VISITS_PER_SECOND',
+    },
+    accountBurstSeconds: {
+      doc: 'How many seconds of its budget an idle account may send at once; budget × burst must hold PRODUCER_INGEST_MAX_VISITS.',
+      format: 'positive-number',
+      default: 10,
+      env: 'PRODUCER_INGEST_ACCOUNT_BURST_SECONDS',
+    },
+    maxTrackedClients: {
+      doc: 'Most client addresses whose request counts are kept; the least recently seen are forgotten first.',
+      format: 'positive-int',
+      default: 10_000,
+      env: 'PRODUCER_INGEST_MAX_TRACKED_CLIENTS',
+    },
+    maxTrackedAccounts: {
+      doc: 'Most accounts whose visit budgets are kept; the least recently seen are forgotten first (and come back with a full budget).',
+      format: 'positive-int',
+      default: 10_000,
+      env: 'PRODUCER_INGEST_MAX_TRACKED_ACCOUNTS',
+    },
   },
   delivery: {
     timeoutMs: {
@@ -138,6 +189,7 @@ export type ProducerConfig = Omit<Raw, 'generator'> & {
 /** Loads and validates the configuration (throws `ConfigError`), with the lists parsed. */
 export function loadProducerConfig(options?: LoadOptions): ProducerConfig {
   const raw = loadRaw(options);
+  checkAccountBudget(raw.ingest);
   return {
     ...raw,
     generator: {
@@ -146,4 +198,17 @@ export function loadProducerConfig(options?: LoadOptions): ProducerConfig {
       storeIds: parseStoreIds(raw.generator.storeIds),
     },
   };
+}
+
+/**
+ * A request is admitted whole (all or nothing), so a budget whose burst is smaller than the largest
+ * request would refuse every full-sized request forever: stop at start instead.
+ */
+function checkAccountBudget(ingest: Raw['ingest']): void {
+  const { accountVisitsPerSecond, accountBurstSeconds, maxVisits } = ingest;
+  if (accountVisitsPerSecond === 0 || accountVisitsPerSecond * accountBurstSeconds >= maxVisits) return;
+  throw new ConfigError(
+    `PRODUCER_INGEST_ACCOUNT_VISITS_PER_SECOND (${accountVisitsPerSecond}) × PRODUCER_INGEST_ACCOUNT_BURST_SECONDS (${accountBurstSeconds}) ` +
+      `must be at least PRODUCER_INGEST_MAX_VISITS (${maxVisits}): a request of one account with that many visits could never be admitted`,
+  );
 }

@@ -11,11 +11,13 @@
  *
  * Pure: the clock and the id source are passed in.
  */
-import { validateVisit, type Visit, type VisitRejection } from '@eric/shared';
+import { DEFAULT_VISIT_LIMITS, validateVisit, type Visit, type VisitRejection } from '@eric/shared';
 
 export interface IngestLimits {
   /** Most visits per request. */
   maxVisits: number;
+  /** How far ahead of `nowSeconds` a timestamp may be, in seconds. */
+  maxFutureSeconds: number;
 }
 
 export interface InvalidItem {
@@ -101,7 +103,10 @@ export function parseIngestBody(body: string, contentType: string | undefined, c
       invalid.push(item);
       return;
     }
-    const checked = validateVisit(withDefaults(item.value, context), context.nowSeconds);
+    const checked = validateVisit(withDefaults(item.value, context), context.nowSeconds, {
+      ...DEFAULT_VISIT_LIMITS,
+      maxFutureSeconds: context.limits.maxFutureSeconds,
+    });
     if (checked.ok) visits.push(checked.value);
     else invalid.push({ index, ...(item.line === undefined ? {} : { line: item.line }), reason: checked.reason, detail: checked.detail });
   });

@@ -52,6 +52,9 @@ async function main(): Promise<void> {
     return { ready: available, detail, queued: writer.queued };
   });
 
+  if (config.ingest.keys === '') {
+    logger.warn('PRODUCER_INGEST_KEYS is empty: POST /v1/visits takes visits of any account from anyone who reaches it');
+  }
   const http = buildApp({ logger, registry, readiness, metrics, writer, ingest: config.ingest });
   const stopping = new AbortController();
   let generation: Promise<unknown> = Promise.resolve();

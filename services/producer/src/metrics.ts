@@ -8,6 +8,9 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 /** Who asked for the visit: the synthetic generator or an HTTP client. */
 export type VisitSource = 'generator' | 'http';
 
+/** Why a request to POST /v1/visits was refused before validation or writing (401, 403, 408, 429). */
+export type RefusalReason = 'missing_key' | 'unknown_key' | 'account_not_allowed' | 'client_rate_limited' | 'account_over_budget' | 'request_timeout';
+
 /** Why a visit was not written. */
 export type FailureReason = 'queue_full' | 'broker_unavailable' | 'delivery_timeout' | 'delivery_error';
 
@@ -16,6 +19,7 @@ export interface ProducerMetrics {
   failures: Counter<'source' | 'reason'>;
   ingestRequests: Counter<'status'>;
   ingestRejectedVisits: Counter<'reason'>;
+  ingestRefused: Counter<'reason'>;
   generatedVisits: Counter<'kind'>;
   produceLatency: Histogram<'source'>;
   /** Reports the writer's state at each scrape. */
@@ -68,6 +72,12 @@ export function createProducerMetrics(registry: Registry): ProducerMetrics {
     ingestRejectedVisits: new Counter({
       name: 'eric_producer_ingest_rejected_visits_total',
       help: 'Visits refused by POST /v1/visits as invalid, by reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    ingestRefused: new Counter({
+      name: 'eric_producer_ingest_refused_total',
+      help: 'Requests to POST /v1/visits refused for who sent them or how fast, by reason (no or unknown key, account not allowed, rate limits, request timeout).',
       labelNames: ['reason'],
       registers,
     }),

@@ -11,13 +11,16 @@ export class Pacer {
   #tokens: number;
   #lastMs: number;
 
-  /** `rate` in visits per second; `Infinity` means no limit. */
-  constructor(rate: number, nowMs: number, burstSeconds = 1) {
+  /**
+   * `rate` in visits per second; `Infinity` means no limit. `initialTokens`: a generator starts
+   * with one visit due; an admission budget starts full (a new client may send its burst at once).
+   */
+  constructor(rate: number, nowMs: number, burstSeconds = 1, initialTokens = 1) {
     if (!(rate > 0)) throw new RangeError(`rate must be greater than 0, got ${rate}`);
     this.rate = rate;
     this.#capacity = Math.max(1, rate * burstSeconds);
-    // The first visit goes out at once, as the original's loop did.
-    this.#tokens = 1;
+    // By default the first visit goes out at once, as the original's loop did.
+    this.#tokens = Math.min(this.#capacity, initialTokens);
     this.#lastMs = nowMs;
   }
 
@@ -35,9 +38,19 @@ export class Pacer {
     if (this.rate !== Infinity) this.#tokens -= count;
   }
 
+  /** The most visits that can ever be due at once. */
+  get capacity(): number {
+    return this.#capacity;
+  }
+
   /** Milliseconds until the next visit is due, given `due()` was just called at `nowMs`. */
   msUntilNext(): number {
-    if (this.rate === Infinity || this.#tokens >= 1) return 0;
-    return ((1 - this.#tokens) / this.rate) * 1000;
+    return this.msUntil(1);
+  }
+
+  /** Milliseconds until `count` visits are due, given `due()` was just called. */
+  msUntil(count: number): number {
+    if (this.rate === Infinity || this.#tokens >= count) return 0;
+    return ((count - this.#tokens) / this.rate) * 1000;
   }
 }

@@ -7,6 +7,7 @@ import { readRecords, testKafkaSettings, uniqueName } from '@eric/shared/testing
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildApp } from '../src/app.js';
+import { loadProducerConfig } from '../src/config.js';
 import { createProducerMetrics } from '../src/metrics.js';
 import { VisitWriter } from '../src/visit-writer.js';
 
@@ -27,7 +28,7 @@ beforeAll(async () => {
   await writer.connect();
   metrics.observeWriter(() => ({ queued: writer.queued, available: writer.availability().available }));
   readiness.add('kafka', () => ({ ready: writer.availability().available, detail: writer.availability().detail }));
-  app = buildApp({ logger, registry, readiness, metrics, writer, ingest: { bodyLimitBytes: 64 * 1024, maxVisits: 500, retryAfterSeconds: 2 } });
+  app = buildApp({ logger, registry, readiness, metrics, writer, ingest: { ...loadProducerConfig({ env: {} }).ingest, bodyLimitBytes: 64 * 1024, maxVisits: 500, retryAfterSeconds: 2 } });
   await app.ready();
 });
 

@@ -8,7 +8,19 @@ describe('producer config', () => {
     expect(config.http.port).toBe(6060);
     expect(config.topics.visits).toBe('visits');
     expect(config.generator).toEqual({ rate: 0, accountIds: [352], storeIds: ['default'], duplicates: 0, late: 0, lateBySeconds: 120 });
-    expect(config.ingest).toEqual({ bodyLimitBytes: 1_048_576, maxVisits: 10_000, retryAfterSeconds: 1 });
+    expect(config.ingest).toEqual({
+      bodyLimitBytes: 1_048_576,
+      maxVisits: 10_000,
+      retryAfterSeconds: 1,
+      keys: '',
+      maxFutureSeconds: 60,
+      requestTimeoutMs: 10_000,
+      clientRequestsPerSecond: 100,
+      accountVisitsPerSecond: 1000,
+      accountBurstSeconds: 10,
+      maxTrackedClients: 10_000,
+      maxTrackedAccounts: 10_000,
+    });
     expect(config.delivery).toEqual({ timeoutMs: 10_000, lingerMs: 5, maxQueued: 100_000 });
   });
 
@@ -24,6 +36,14 @@ describe('producer config', () => {
         PRODUCER_INGEST_BODY_LIMIT_BYTES: '2048',
         PRODUCER_INGEST_MAX_VISITS: '10',
         PRODUCER_RETRY_AFTER_SECONDS: '3',
+        PRODUCER_INGEST_KEYS: 'abcdefghijklmnopqrstuvwxyz=1,2',
+        PRODUCER_INGEST_MAX_FUTURE_SECONDS: '5',
+        PRODUCER_INGEST_REQUEST_TIMEOUT_MS: '2000',
+        PRODUCER_INGEST_CLIENT_REQUESTS_PER_SECOND: '0',
+        PRODUCER_INGEST_ACCOUNT_VISITS_PER_SECOND: '2.5',
+        PRODUCER_INGEST_ACCOUNT_BURST_SECONDS: '4',
+        PRODUCER_INGEST_MAX_TRACKED_CLIENTS: '7',
+        PRODUCER_INGEST_MAX_TRACKED_ACCOUNTS: '8',
         PRODUCER_DELIVERY_TIMEOUT_MS: '5000',
         PRODUCER_LINGER_MS: '0',
         PRODUCER_MAX_QUEUED_VISITS: '500',
@@ -32,7 +52,19 @@ describe('producer config', () => {
       },
     });
     expect(config.generator).toEqual({ rate: 20, accountIds: [1, 2, 3], storeIds: ['us', 'uk'], duplicates: 0.1, late: 0.05, lateBySeconds: 300 });
-    expect(config.ingest).toEqual({ bodyLimitBytes: 2048, maxVisits: 10, retryAfterSeconds: 3 });
+    expect(config.ingest).toEqual({
+      bodyLimitBytes: 2048,
+      maxVisits: 10,
+      retryAfterSeconds: 3,
+      keys: 'abcdefghijklmnopqrstuvwxyz=1,2',
+      maxFutureSeconds: 5,
+      requestTimeoutMs: 2000,
+      clientRequestsPerSecond: 0,
+      accountVisitsPerSecond: 2.5,
+      accountBurstSeconds: 4,
+      maxTrackedClients: 7,
+      maxTrackedAccounts: 8,
+    });
     expect(config.delivery).toEqual({ timeoutMs: 5000, lingerMs: 0, maxQueued: 500 });
     expect(config.http.port).toBe(7000);
     expect(config.topics.visits).toBe('v2');
@@ -45,6 +77,24 @@ describe('producer config', () => {
     expect(() => loadProducerConfig({ env: { PRODUCER_ACCOUNT_IDS: '' } })).toThrow(/PRODUCER_ACCOUNT_IDS/);
     expect(() => loadProducerConfig({ env: { PRODUCER_DUPLICATES: '1.5' } })).toThrow(/PRODUCER_DUPLICATES/);
     expect(() => loadProducerConfig({ env: { PRODUCER_INGEST_MAX_VISITS: '0' } })).toThrow(/PRODUCER_INGEST_MAX_VISITS/);
+  });
+
+  it('stops at a malformed ingest key list, naming the variable and never quoting a key', () => {
+    for (const keys of ['no-equals-sign-in-this-entry', 'short=1', 'abcdefghijklmnopqrstuvwxyz=one']) {
+      expect(() => loadProducerConfig({ env: { PRODUCER_INGEST_KEYS: keys } })).toThrow(/PRODUCER_INGEST_KEYS \(ingest.keys\)/);
+      try {
+        loadProducerConfig({ env: { PRODUCER_INGEST_KEYS: keys } });
+      } catch (error) {
+        expect((error as Error).message).not.toContain(keys.split('=')[0]);
+      }
+    }
+  });
+
+  it('stops when an account budget could never admit a full-sized request', () => {
+    const env = { PRODUCER_INGEST_MAX_VISITS: '1000', PRODUCER_INGEST_ACCOUNT_VISITS_PER_SECOND: '50', PRODUCER_INGEST_ACCOUNT_BURST_SECONDS: '10' };
+    expect(() => loadProducerConfig({ env })).toThrow(ConfigError);
+    expect(() => loadProducerConfig({ env })).toThrow(/PRODUCER_INGEST_ACCOUNT_BURST_SECONDS.*PRODUCER_INGEST_MAX_VISITS/);
+    expect(loadProducerConfig({ env: { ...env, PRODUCER_INGEST_ACCOUNT_VISITS_PER_SECOND: '0' } }).ingest.accountVisitsPerSecond).toBe(0);
   });
 
   it('documents every key with a doc, a format, a default and an env', () => {

@@ -3,7 +3,7 @@ import { MAX_LISTED_INVALID, isNdjson, parseIngestBody, type IngestContext } fro
 
 const NOW = 1_732_471_234.5;
 let counter = 0;
-const context = (maxVisits = 100): IngestContext => ({ nowSeconds: NOW, newId: () => `gen-${++counter}`, limits: { maxVisits } });
+const context = (maxVisits = 100): IngestContext => ({ nowSeconds: NOW, newId: () => `gen-${++counter}`, limits: { maxVisits, maxFutureSeconds: 60 } });
 const visit = { id: 'v1', account_id: 352, store_id: 'default', timestamp: NOW - 1 };
 
 function ok(body: string, contentType = 'application/json', maxVisits = 100) {

@@ -13,6 +13,7 @@ import { readRecords, testKafkaSettings, uniqueName } from '@eric/shared/testing
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app.js';
+import { loadProducerConfig } from '../src/config.js';
 import { createProducerMetrics } from '../src/metrics.js';
 import { VisitWriter } from '../src/visit-writer.js';
 
@@ -61,7 +62,7 @@ function buildProducer(options: Omit<WriterOptions, 'logger' | 'metrics'>) {
   const writer = new VisitWriter({ ...options, logger, metrics });
   metrics.observeWriter(() => ({ queued: writer.queued, available: writer.availability().available }));
   const readiness = new Readiness().add('kafka', () => ({ ready: writer.availability().available, detail: writer.availability().detail }));
-  const app = buildApp({ logger, registry, readiness, metrics, writer, ingest: { bodyLimitBytes: 65_536, maxVisits: 100, retryAfterSeconds: 1 } });
+  const app = buildApp({ logger, registry, readiness, metrics, writer, ingest: { ...loadProducerConfig({ env: {} }).ingest, bodyLimitBytes: 65_536, maxVisits: 100, retryAfterSeconds: 1 } });
   return { app, registry, writer };
 }
 

@@ -39,3 +39,15 @@ describe('Pacer', () => {
     expect(() => new Pacer(0, 0)).toThrow(RangeError);
   });
 });
+
+describe('Pacer as an admission budget', () => {
+  it('starts full when asked, and says how long until a given number of visits is due', () => {
+    const budget = new Pacer(10, 0, 2, Infinity);
+    expect(budget.capacity).toBe(20);
+    expect(budget.due(0)).toBe(20);
+    budget.take(20);
+    expect(budget.msUntil(5)).toBeCloseTo(500);
+    expect(budget.due(500)).toBe(5);
+    expect(budget.msUntil(5)).toBe(0);
+  });
+});

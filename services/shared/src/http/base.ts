@@ -12,6 +12,7 @@ import fastify, {
   type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
+import type { ServerOptions } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 import type { Liveness } from './liveness.js';
@@ -87,8 +88,11 @@ class RedactingLogController extends LogController {
   }
 }
 
+/** Options of createHttpServer: fastify's, and node's HTTP server's (`http`, e.g. its timeout checks). */
+export type HttpServerOptions = Omit<FastifyServerOptions, 'logger' | 'loggerInstance'> & { http?: ServerOptions };
+
 /** A fastify instance that logs through the service's pino logger, never a token of a URL. */
-export function createHttpServer(logger: Logger, options: Omit<FastifyServerOptions, 'logger' | 'loggerInstance'> = {}): FastifyInstance {
+export function createHttpServer(logger: Logger, options: HttpServerOptions = {}): FastifyInstance {
   // fastify merges the instance's serializers over its own, so this `req` replaces fastify's.
   const httpLogger = logger.child({}, { serializers: { req: requestForLog } });
   // pino's Logger is a FastifyBaseLogger; the cast only widens fastify's logger type parameter.
