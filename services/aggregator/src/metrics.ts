@@ -9,7 +9,8 @@ export function createAggregatorMetrics(registry: Registry) {
   const metrics = defineMetrics(registry);
   // Every known label value starts at 0, so that rate() and alerts see the first increment.
   for (const reason of VISIT_REJECTIONS) metrics.visitsInvalid.inc({ reason }, 0);
-  for (const reason of ['late', 'unreadable']) metrics.visitsDropped.inc({ reason }, 0);
+  for (const reason of ['late', 'unreadable', 'window_id_cap']) metrics.visitsDropped.inc({ reason }, 0);
+  for (const copy of ['truncated', 'headers_only']) metrics.deadLetterFailures.inc({ copy }, 0);
   for (const kind of ['provisional', 'final']) metrics.resultsEmitted.inc({ kind }, 0);
   for (const trigger of ['stream-time', 'wall-clock']) metrics.windowsClosed.inc({ trigger }, 0);
   return metrics;
@@ -36,6 +37,12 @@ function defineMetrics(registry: Registry) {
       labelNames: ['reason'] as const,
       registers,
     }),
+    deadLetterFailures: new Counter({
+      name: 'eric_aggregator_dead_letter_failures_total',
+      help: 'Dead letters Kafka refused, by copy: truncated (then sent again as headers_only), headers_only (given up: only the log line names the record).',
+      labelNames: ['copy'] as const,
+      registers,
+    }),
     // Count stage
     visitsCounted: new Counter({
       name: 'eric_aggregator_visits_counted_total',
@@ -49,7 +56,7 @@ function defineMetrics(registry: Registry) {
     }),
     visitsDropped: new Counter({
       name: 'eric_aggregator_visits_dropped_total',
-      help: 'Visits dropped by the count stage, by reason (late: their window had closed).',
+      help: 'Visits not counted by the count stage, by reason (late: their window had closed; window_id_cap: their window held the most ids allowed, sent to the dead-letter topic; unreadable).',
       labelNames: ['reason'] as const,
       registers,
     }),

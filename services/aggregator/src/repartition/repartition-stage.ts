@@ -37,7 +37,8 @@ import {
   type Visit,
   type VisitLimits,
 } from '@eric/shared';
-import { deadLetterHeaders } from './dead-letter.js';
+import { deadLetter } from './dead-letter.js';
+import { DeadLetterWriter } from './dead-letter-writer.js';
 import { createStageConsumer, createStageProducer } from '../kafka-clients.js';
 import { SourceProgress, parseSourceCheckpoint } from './source-progress.js';
 import { encodeVisit, encodeVisitBatches, encodeWatermark, watermarkKey, type RepartitionFormat, type Watermark } from '../repartition-records.js';
@@ -86,6 +87,7 @@ export class RepartitionStage {
   readonly #partitions = new Set<number>();
   readonly #atEnd = new Set<number>();
   #deliveryErrors: kafka.LibrdKafkaError[] = [];
+  readonly #deadLetters: DeadLetterWriter;
   /** Offsets forwarded but not yet committed (a commit failed, e.g. during a rebalance). */
   readonly #uncommitted = new Map<number, number>();
   #sources: SourceProgress;
@@ -100,6 +102,7 @@ export class RepartitionStage {
   constructor(private readonly options: RepartitionStageOptions) {
     this.#log = options.logger.child({ stage: 'repartition' });
     this.#sources = new SourceProgress(options.advanceWhileIdle);
+    this.#deadLetters = new DeadLetterWriter(() => this.#producer!, options.topics.deadLetter, this.#log, options.metrics);
   }
 
   /**
@@ -122,8 +125,8 @@ export class RepartitionStage {
   async start(): Promise<void> {
     const { settings } = this.options;
     this.#producer = createStageProducer(settings, 'repartition', this.#log, { dr_cb: true });
-    this.#producer.on('delivery-report', (error) => {
-      if (error) this.#deliveryErrors.push(error);
+    this.#producer.on('delivery-report', (error, report) => {
+      if (!this.#deadLetters.delivered(error, report?.opaque) && error) this.#deliveryErrors.push(error);
     });
     this.#producer.setPollInterval(10);
     await Promise.all([kafka.connect(this.#producer), this.#joinGroup()]);
@@ -288,7 +291,7 @@ export class RepartitionStage {
       } else {
         metrics.visitsInvalid.inc({ reason: result.reason });
         this.#log.warn({ reason: result.reason, detail: result.detail, partition: message.partition, offset: message.offset }, 'invalid visit sent to the dead-letter topic');
-        producer.produce(topics.deadLetter, null, message.value, message.key, message.timestamp, undefined, deadLetterHeaders(message, result));
+        this.#deadLetters.write(deadLetter(message, result, message));
       }
       nextOffsets.set(message.partition, message.offset + 1);
     }
@@ -304,6 +307,12 @@ export class RepartitionStage {
     // After the visits, in the same producer: a count stage reads them before the watermark.
     for (const source of nextOffsets.keys()) this.#sendWatermark(this.#sources.flowing(source));
     if (!(await this.#flushUntilAcknowledged())) return false;
+    // A refused dead letter is sent again without its payload, never a reason to stop.
+    for (;;) {
+      await this.#deadLetters.settled();
+      if (!this.#deadLetters.retryRefused()) break;
+      if (!(await this.#flushUntilAcknowledged())) return false;
+    }
     if (this.#deliveryErrors.length > 0) {
       // Kafka refused records even after the producer's retries: committing now would lose them.
       const [first] = this.#deliveryErrors;
