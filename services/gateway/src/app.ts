@@ -8,18 +8,20 @@
  *   GET /api/access              whether a token is needed, and which accounts this one may see
  *   GET /healthz /ready /metrics operations
  *
- * With access control on, /ws and /api need a token (`Authorization: Bearer …` or `?token=`);
- * without a valid one the answer is 401 with the reason, before any websocket upgrade.
+ * /ws and /api pass the access guard first (access-guard.ts: origin and host, throttling of
+ * refused tokens, the token), so a refusal is a plain 403, 429 or 401 before any upgrade.
  */
 import websocket from '@fastify/websocket';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { createHttpServer, operationsRoutes, type Logger, type Readiness } from '@eric/shared';
-import { presentedToken, scopeAllows, type AccessControl, type AccountScope } from './access.js';
+import { scopeAllows, selectProtocol, type AccessControl, type AccountScope } from './access.js';
+import { createGuard } from './access-guard.js';
 import type { Collator } from './collator.js';
 import { loadDashboardAssets } from './dashboard-assets.js';
 import { isProtocolViolation, type Hub } from './hub.js';
 import type { GatewayMetrics } from './metrics.js';
+import type { OriginPolicy } from './origin-policy.js';
 import { matchesFilter, type Filter, type WindowView } from './protocol.js';
 
 export interface AppDependencies {
@@ -28,6 +30,10 @@ export interface AppDependencies {
   readiness: Readiness;
   metrics: GatewayMetrics;
   access: AccessControl;
+  /** Origins allowed besides the gateway's own host (GATEWAY_ALLOWED_ORIGINS). */
+  origins: OriginPolicy;
+  /** Refused tokens per address and window before it is throttled. */
+  refusals: { max: number; windowSeconds: number };
   collator: Collator;
   hub: Hub;
   /** Whether the view is as current as the topic (reported with REST snapshots). */
@@ -53,20 +59,14 @@ interface SnapshotQuery {
 /** `windows` as REST and /ws take it: how many of the most recent windows to send. */
 const WINDOWS_PARAMETER = { type: 'integer', minimum: 1, maximum: 100_000 } as const;
 
-/** Why a request without a usable token is refused: the dashboard shows this to the person. */
-function unauthorized(token: string | undefined) {
-  return token === undefined || token === ''
-    ? { error: 'unauthorized', reason: 'token_required', message: 'this gateway needs an access token (Authorization: Bearer <token>, or ?token=)' }
-    : { error: 'unauthorized', reason: 'token_rejected', message: 'this token is not one of the gateway\'s tokens: check it for typos, or ask for a current one' };
-}
-
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const app = createHttpServer(deps.logger);
   const dashboard = loadDashboardAssets();
 
   await app.register(operationsRoutes, { registry: deps.registry, readiness: deps.readiness });
   await app.register(websocket, {
-    options: { maxPayload: deps.maxPayloadBytes },
+    // handleProtocols: the dashboard offers `eric.v1` and its token as a second subprotocol; the answer names only the first.
+    options: { maxPayload: deps.maxPayloadBytes, handleProtocols: selectProtocol },
     // The plugin's default logs every socket error at error level with its stack and cuts the
     // connection, so an oversized frame ended as 1006 instead of ws's own 1009 close frame.
     errorHandler(error, socket) {
@@ -82,21 +82,18 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
     app.get(path, { logLevel: 'warn' }, async (_request, reply) => reply.headers(DASHBOARD_HEADERS).type(asset.contentType).send(asset.body));
   }
 
-  // /ws and /api share the token check; it runs before the upgrade, so a refusal is a plain 401.
+  // /ws and /api share the access guard; it runs before the upgrade, so a refusal is a plain HTTP answer.
   const scopes = new WeakMap<FastifyRequest, AccountScope>();
   const scopeOf = (request: FastifyRequest): AccountScope => scopes.get(request) ?? { all: false, accounts: new Set() };
   await app.register(async (api) => {
+    const guard = await createGuard(api, { access: deps.access, origins: deps.origins, refusals: deps.refusals, metrics: deps.metrics });
     api.addHook('preValidation', async (request: FastifyRequest, reply: FastifyReply) => {
-      const token = presentedToken(request.headers, request.query);
-      const scope = deps.access.authenticate(token);
-      if (scope === null) {
-        deps.metrics.upgradesRefused.inc();
-        return reply.code(401).header('www-authenticate', 'Bearer').send(unauthorized(token));
-      }
+      const scope = await guard(request, reply);
+      if (scope === null) return reply;
       scopes.set(request, scope);
     });
 
-    // These routes log only warnings: fastify's request lines would carry ?token= into the logs.
+    // These routes log only warnings: a line per request is noise (their URLs' tokens are redacted anyway).
     api.get<{ Querystring: { windows?: number } }>(
       '/ws',
       { websocket: true, logLevel: 'warn', schema: { querystring: { type: 'object', properties: { windows: WINDOWS_PARAMETER, token: { type: 'string' } } } } },

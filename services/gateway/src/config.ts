@@ -7,18 +7,16 @@ import {
   kafkaConfigSchema,
   loadConfig,
   logConfigSchema,
+  tokenListFormat,
   topicNameSchema,
   type LoadOptions,
 } from '@eric/shared';
-import { parseTokens } from './access.js';
+import { parseAllowedOrigins } from './origin-policy.js';
 
-/**
- * Validated at load time so that a malformed token list stops the gateway at start, naming the
- * variable. parseTokens' messages never quote a token: the value is a secret.
- */
-function tokensFormat(value: unknown): void {
+/** A malformed origin list stops the gateway at start, naming the variable. */
+function originsFormat(value: unknown): void {
   if (typeof value !== 'string') throw new Error('must be a string');
-  parseTokens(value);
+  parseAllowedOrigins(value);
 }
 
 export const gatewayConfigSchema = {
@@ -76,11 +74,29 @@ export const gatewayConfigSchema = {
   },
   auth: {
     tokens: {
-      doc: 'Access tokens and the accounts each may see, "token=1,2;other=*"; empty = access control off.',
-      format: tokensFormat,
+      doc: 'Access tokens and the accounts each may see, "token=1,2;other=*", each of at least 22 characters (128 random bits); unset or empty = access control off (a warning at start), set but without a token (";") = an error.',
+      format: tokenListFormat,
       default: '',
       sensitive: true,
       env: 'GATEWAY_AUTH_TOKENS',
+    },
+    allowedOrigins: {
+      doc: 'Web origins besides the gateway\'s own host whose pages may use /ws and /api, comma-separated ("https://dash.example.com,http://localhost:3000"); * = any. Requests without an Origin (no browser) are not checked.',
+      format: originsFormat,
+      default: '',
+      env: 'GATEWAY_ALLOWED_ORIGINS',
+    },
+    maxRefusals: {
+      doc: 'Refused tokens (401) one client address may present per GATEWAY_AUTH_REFUSAL_WINDOW_SECONDS; beyond, every /ws and /api request from it gets 429 until the window ends.',
+      format: 'positive-int',
+      default: 10,
+      env: 'GATEWAY_AUTH_MAX_REFUSALS',
+    },
+    refusalWindowSeconds: {
+      doc: 'Seconds, from an address\'s first refused token, in which GATEWAY_AUTH_MAX_REFUSALS refusals throttle it.',
+      format: 'positive-int',
+      default: 60,
+      env: 'GATEWAY_AUTH_REFUSAL_WINDOW_SECONDS',
     },
   },
 };

@@ -6,13 +6,14 @@
 import type { FastifyInstance } from 'fastify';
 import { Readiness, createMetricsRegistry, parseWindowResult, type Logger, type kafka } from '@eric/shared';
 import type { Registry } from 'prom-client';
-import { AccessControl } from './access.js';
+import { AccessControl, logAccessMode } from './access.js';
 import { buildApp } from './app.js';
 import { Collator } from './collator.js';
 import type { GatewayConfig } from './config.js';
 import { ActiveVisitorsFollower } from './follower.js';
 import { Hub } from './hub.js';
 import { createGatewayMetrics } from './metrics.js';
+import { parseAllowedOrigins } from './origin-policy.js';
 import type { WindowView } from './protocol.js';
 
 export interface Gateway {
@@ -86,19 +87,21 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     return { ready: true, detail: 'assigned and caught up', nextOffset: status.nextOffset };
   });
 
+  logAccessMode(logger, access);
   const app = await buildApp({
     logger,
     registry,
     readiness,
     metrics,
     access,
+    origins: parseAllowedOrigins(config.auth.allowedOrigins),
+    refusals: { max: config.auth.maxRefusals, windowSeconds: config.auth.refusalWindowSeconds },
     collator,
     hub,
     caughtUp: () => follower.status.caughtUp,
     maxPayloadBytes: config.ws.maxPayloadBytes,
     snapshotWindows: config.ws.snapshotWindows,
   });
-  if (access.enabled) logger.info('access control on: /ws and /api need a token');
 
   let evictionTimer: NodeJS.Timeout | undefined;
   return {

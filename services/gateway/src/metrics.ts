@@ -37,9 +37,10 @@ export function createGatewayMetrics(registry: Registry, probes: GaugeProbes) {
       labelNames: ['error'] as const,
       registers: [registry],
     }),
-    upgradesRefused: new Counter({
-      name: 'eric_gateway_upgrades_refused_total',
-      help: 'Websocket upgrades refused with 401 (missing or unknown token).',
+    requestsRefused: new Counter({
+      name: 'eric_gateway_requests_refused_total',
+      help: '/ws upgrades and /api requests refused, by reason: token_required, token_rejected (401), origin_not_allowed, host_not_allowed (403), throttled (429).',
+      labelNames: ['reason'] as const,
       registers: [registry],
     }),
     fanoutLatency: new Histogram({

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { Readiness, createLogger, createMetricsRegistry, type WindowResult } from '@eric/shared';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AccessControl } from '../src/access.js';
+import { parseAllowedOrigins } from '../src/origin-policy.js';
 import { buildApp } from '../src/app.js';
 import { Collator } from '../src/collator.js';
 import type { WindowView } from '../src/protocol.js';
@@ -42,6 +43,8 @@ async function harness(tokens = '', maxClients = 100, logger = createLogger('gat
     readiness: new Readiness(),
     metrics,
     access: new AccessControl(tokens),
+    origins: parseAllowedOrigins(''),
+    refusals: { max: 10, windowSeconds: 60 },
     collator,
     hub,
     caughtUp: () => true,
@@ -97,15 +100,15 @@ describe('gateway app (no broker)', () => {
   });
 
   it('says why a request without a usable token is refused, and what a token may see', async () => {
-    const h = await harness('scoped-token-1=2,1;admin-token-1=*');
+    const h = await harness('scoped-token-0123456789abc=2,1;admin-token-0123456789abcde=*');
     app = h.app;
     const missing = await fetch(`${h.http}/api/access`);
     expect(missing.status).toBe(401);
     expect(await missing.json()).toMatchObject({ error: 'unauthorized', reason: 'token_required' });
-    const wrong = await fetch(`${h.http}/api/access?token=wrong-token-1`);
+    const wrong = await fetch(`${h.http}/api/access?token=wrong-token-0123456789abcd`);
     expect(await wrong.json()).toMatchObject({ error: 'unauthorized', reason: 'token_rejected' });
-    expect(await (await fetch(`${h.http}/api/access?token=scoped-token-1`)).json()).toEqual({ access_control: true, accounts: [1, 2] });
-    expect(await (await fetch(`${h.http}/api/access`, { headers: { authorization: 'Bearer admin-token-1' } })).json()).toEqual({ access_control: true, accounts: '*' });
+    expect(await (await fetch(`${h.http}/api/access?token=scoped-token-0123456789abc`)).json()).toEqual({ access_control: true, accounts: [1, 2] });
+    expect(await (await fetch(`${h.http}/api/access`, { headers: { authorization: 'Bearer admin-token-0123456789abcde' } })).json()).toEqual({ access_control: true, accounts: '*' });
   });
 
   it('sends as many windows in the snapshot as ?windows= asks', async () => {
@@ -153,9 +156,9 @@ describe('gateway app (no broker)', () => {
   });
 
   it('keeps a restricted client to its accounts, with or without a filter', async () => {
-    const h = await harness('restricted-token=2');
+    const h = await harness('restricted-token-0123456789=2');
     app = h.app;
-    const client = await connect(`${h.ws}?token=restricted-token`);
+    const client = await connect(`${h.ws}?token=restricted-token-0123456789`);
     h.feed({ account_id: 1, count: 1 }, { account_id: 2, count: 2 });
     h.feed({ account_id: 3, count: 3 });
     h.feed({ account_id: 2, count: 4 });
@@ -167,10 +170,10 @@ describe('gateway app (no broker)', () => {
   });
 
   it('validates the REST parameters and the token', async () => {
-    const h = await harness('rest-token-123=1');
+    const h = await harness('rest-token-0123456789abcdef=1');
     app = h.app;
     h.feed({ account_id: 1, count: 9 }, { account_id: 5, count: 1 });
-    const auth = { headers: { authorization: 'Bearer rest-token-123' } };
+    const auth = { headers: { authorization: 'Bearer rest-token-0123456789abcdef' } };
     expect((await fetch(`${h.http}/api/active-visitors`)).status).toBe(401);
     expect((await fetch(`${h.http}/api/active-visitors?account=x`, auth)).status).toBe(400);
     expect((await fetch(`${h.http}/api/active-visitors?windows=0`, auth)).status).toBe(400);

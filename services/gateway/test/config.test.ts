@@ -23,13 +23,13 @@ describe('gateway config', () => {
         GATEWAY_WS_MAX_BUFFERED_BYTES: '65536',
         GATEWAY_WS_MAX_CLIENTS: '3',
         GATEWAY_WS_PING_INTERVAL_SECONDS: '0.5',
-        GATEWAY_AUTH_TOKENS: 'secret-token=1,2',
+        GATEWAY_AUTH_TOKENS: 'secret-token-0123456789ab=1,2',
       },
     });
     expect(config.topics.activeVisitors).toBe('av-test');
     expect(config.history).toEqual({ seconds: 600, maxKeys: 10 });
     expect(config.ws).toEqual({ snapshotWindows: 5, maxPayloadBytes: 1024, maxBufferedBytes: 65536, maxClients: 3, pingIntervalSeconds: 0.5 });
-    expect(config.auth.tokens).toBe('secret-token=1,2');
+    expect(config.auth.tokens).toBe('secret-token-0123456789ab=1,2');
   });
 
   it.each([
@@ -37,6 +37,12 @@ describe('gateway config', () => {
     ['GATEWAY_WS_MAX_BUFFERED_BYTES', 'lots'],
     ['GATEWAY_WS_PING_INTERVAL_SECONDS', '-1'],
     ['GATEWAY_AUTH_TOKENS', 'hunter2-but-no-accounts'],
+    ['GATEWAY_AUTH_TOKENS', ';'], // set but no token: not "off"
+    ['GATEWAY_AUTH_TOKENS', ' ; '],
+    ['GATEWAY_AUTH_TOKENS', 'hunter2-too-short=*'], // under 22 characters (128 bits)
+    ['GATEWAY_ALLOWED_ORIGINS', 'dash.example.com'],
+    ['GATEWAY_AUTH_MAX_REFUSALS', '0'],
+    ['GATEWAY_AUTH_REFUSAL_WINDOW_SECONDS', 'soon'],
   ])('stops at a bad %s, naming the variable but never the secret', (variable, value) => {
     expect(() => loadGatewayConfig({ env: { [variable]: value } })).toThrow(ConfigError);
     try {

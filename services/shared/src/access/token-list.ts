@@ -17,17 +17,28 @@ export function scopeAllows(scope: AccountScope, accountId: number): boolean {
   return scope.all || scope.accounts.has(accountId);
 }
 
+/**
+ * 22 characters: a token is guessed online, and its digest may leak; 128 random bits (22
+ * characters of base64) keep both out of reach, where the 8 characters allowed before did not.
+ */
+export const MIN_TOKEN_LENGTH = 22;
+
 /** Parses a token list into digest → scope; throws on a malformed one, with a message that never quotes a token. */
 export function parseTokens(text: string): Map<string, AccountScope> {
   const tokens = new Map<string, AccountScope>();
   const entries = text.split(';').map((entry) => entry.trim()).filter((entry) => entry !== '');
+  // An empty list means "no tokens" (the caller decides whether that is allowed); a list that is
+  // there but names none (";", " ; ") is a slip, and must not quietly mean the same.
+  if (entries.length === 0 && text.trim() !== '') throw new Error('the token list is set but holds no token=accounts entry (leave it empty for none)');
   entries.forEach((entry, index) => {
     const where = `entry ${index + 1} of the token list`;
     const separator = entry.indexOf('=');
     if (separator <= 0) throw new Error(`${where} must read token=accounts (e.g. "s3cret=1,2" or "s3cret=*")`);
     const token = entry.slice(0, separator).trim();
     const accounts = entry.slice(separator + 1).trim();
-    if (token.length < 8) throw new Error(`${where}: a token must have at least 8 characters`);
+    if (token.length < MIN_TOKEN_LENGTH) {
+      throw new Error(`${where}: a token must have at least ${MIN_TOKEN_LENGTH} characters (128 random bits: openssl rand -base64 24)`);
+    }
     if (/[\s,=]/.test(token)) throw new Error(`${where}: a token cannot contain spaces, commas or "="`);
     const digest = tokenDigest(token);
     if (tokens.has(digest)) throw new Error(`${where} repeats an earlier token`);
