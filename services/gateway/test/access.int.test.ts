@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient, produce, startGateway, windowResult, type Frame, type RunningGateway } from './helpers.js';
 
-const TEAM_TOKEN = 'team-one-token-0123';
-const ADMIN_TOKEN = 'admin-token-abcdef';
+const TEAM_TOKEN = 'team-one-token-0123456789';
+const ADMIN_TOKEN = 'admin+token/abcdef0123456'; // base64's + and /: the subprotocol carries them as base64url
 
 describe('access control on a real broker', () => {
   let gw: RunningGateway;
@@ -18,13 +18,15 @@ describe('access control on a real broker', () => {
 
   it('answers an upgrade without a valid token with 401', async () => {
     await expect(TestClient.connect(gw.wsUrl)).rejects.toThrow('HTTP 401');
-    await expect(TestClient.connect(`${gw.wsUrl}?token=wrong-token-123`)).rejects.toThrow('HTTP 401');
-    await expect(TestClient.connect(gw.wsUrl, { headers: { authorization: 'Bearer nope-nope-nope' } })).rejects.toThrow('HTTP 401');
+    await expect(TestClient.connect(`${gw.wsUrl}?token=wrong-token-0123456789abc`)).rejects.toThrow('HTTP 401');
+    await expect(TestClient.connect(gw.wsUrl, { headers: { authorization: 'Bearer nope-nope-nope-0123456789' } })).rejects.toThrow('HTTP 401');
   });
 
   it('never sends a message of another account, in the snapshot or live, and refuses foreign filters', async () => {
     await produce(gw.topic, [windowResult({ account_id: 1, count: 1 }), windowResult({ account_id: 3, count: 3 })]);
-    const admin = await TestClient.connect(`${gw.wsUrl}?token=${ADMIN_TOKEN}`);
+    // As the dashboard presents it: a subprotocol beside eric.v1, which the gateway answers with.
+    const admin = await TestClient.connect(gw.wsUrl, {}, ['eric.v1', `eric.token.${Buffer.from(ADMIN_TOKEN).toString('base64url')}`]);
+    expect(admin.socket.protocol).toBe('eric.v1');
     clients.push(admin);
     await admin.waitFor((f) => f.account_id === 3);
 

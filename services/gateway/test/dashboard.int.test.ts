@@ -15,7 +15,8 @@ import { produce, startGateway, windowResult, type RunningGateway } from './help
 const CHROMIUM = process.env.CHROMIUM_PATH ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((path) => existsSync(path)) ?? 'chromium';
 const SCREENSHOTS = fileURLToPath(new URL('../../../.cache/screenshots/', import.meta.url));
 const MINUTE = 60;
-const TOKEN = 'dashboard-token-1234';
+// Base64's '+' and '/' on purpose: the page must carry them in a websocket subprotocol, which allows neither.
+const TOKEN = 'dash+board/token-0123456789';
 
 /** The start of the window the wall clock is in, `offset` windows away. */
 const windowAt = (offset = 0) => Math.floor(Date.now() / 60_000) * MINUTE + offset * MINUTE;
@@ -278,6 +279,22 @@ describe('dashboard page in headless Chromium', () => {
       await page.locator('#status[data-state="live"]').waitFor();
       expect(await page.locator('#access-prompt').isHidden()).toBe(true);
       await expect.poll(() => page.locator('#current-count').textContent()).toBe('9');
+      await page.close();
+    });
+
+    it('takes a ?token= link out of the address bar and never puts the token in a URL it requests', async () => {
+      const page = await open(`${locked.baseUrl}/?account=5&token=${encodeURIComponent(TOKEN)}`);
+      await page.locator('#status[data-state="live"]').waitFor();
+      expect(page.url()).toBe(`${locked.baseUrl}/?account=5`);
+      const urls: string[] = [];
+      page.on('request', (request) => urls.push(request.url()));
+      page.on('websocket', (socket) => urls.push(socket.url()));
+      await page.reload(); // the token is in sessionStorage now, no longer in the address
+      await page.locator('#status[data-state="live"]').waitFor();
+      await expect.poll(() => page.locator('#current-count').textContent()).toBe('9');
+      expect(page.url()).toBe(`${locked.baseUrl}/?account=5`);
+      expect(urls.some((url) => url.includes('/ws'))).toBe(true);
+      expect(urls.filter((url) => url.includes('token') || url.includes('board'))).toEqual([]);
       await page.close();
     });
   });

@@ -26,8 +26,8 @@ export class TestClient {
     this.closed = new Promise((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
   }
 
-  static connect(url: string, options: WebSocket.ClientOptions = {}): Promise<TestClient> {
-    const socket = new WebSocket(url, options);
+  static connect(url: string, options: WebSocket.ClientOptions = {}, protocols: string[] = []): Promise<TestClient> {
+    const socket = new WebSocket(url, protocols, options);
     const client = new TestClient(socket);
     return new Promise((resolve, reject) => {
       socket.once('open', () => resolve(client));

@@ -2,14 +2,21 @@
  * Access control as the page meets it. Browsers cannot read why a websocket upgrade was refused
  * (a 401 looks like any failed connection), so before connecting the page asks `api/access`,
  * which answers 401 with the reason (`token_required`, `token_rejected`) or the token's scope.
- * The token comes from `?token=` or from the prompt; the prompt's is kept for this tab only.
+ * The token comes from `?token=` or from the prompt, and is kept for this tab only; a token read
+ * from the address bar is taken out of it at once, so it is neither bookmarked, shared nor sent.
  */
 import { clockSkewSeconds } from './clock.js';
 
 const STORAGE_KEY = 'eric-gateway-token';
 
 export function storedToken(params) {
-  return params.get('token') ?? sessionStorage.getItem(STORAGE_KEY) ?? undefined;
+  const fromUrl = params.get('token');
+  if (fromUrl === null) return sessionStorage.getItem(STORAGE_KEY) ?? undefined;
+  rememberToken(fromUrl);
+  const url = new URL(location.href);
+  url.searchParams.delete('token');
+  history.replaceState(null, '', url);
+  return fromUrl;
 }
 
 export function rememberToken(token) {
@@ -34,5 +41,7 @@ export async function checkAccess(token) {
   const body = await response.json().catch(() => ({}));
   if (response.ok) return { ok: true, scope: body, clockSkew };
   if (response.status === 401) return { ok: false, reason: body.reason ?? 'token_rejected', message: body.message ?? 'the token was refused', clockSkew };
+  // Too many refused tokens from this address: wait as long as the gateway says, not less.
+  if (response.status === 429) return { ok: false, reason: 'throttled', message: body.message ?? 'too many refused tokens', retryAfterSeconds: Number(response.headers.get('retry-after')) || 60, clockSkew };
   return { ok: false, reason: 'unreachable', message: `the gateway answered ${response.status}`, clockSkew };
 }

@@ -7,8 +7,10 @@ export function openLiveCounts({ token, windows, filter, onOpen, onCount, onErro
   const url = new URL('ws', location.href);
   url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
   url.searchParams.set('windows', String(windows));
-  if (token) url.searchParams.set('token', token);
-  const socket = new WebSocket(url);
+  // The token rides as a subprotocol, never in the URL (which servers and proxies log); the
+  // gateway answers eric.v1. base64url: a subprotocol may not hold the "/", "+" or "=" of a token.
+  const protocols = token ? ['eric.v1', `eric.token.${base64url(token)}`] : ['eric.v1'];
+  const socket = new WebSocket(url, protocols);
   const send = (message) => {
     if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
   };
@@ -30,4 +32,9 @@ export function openLiveCounts({ token, windows, filter, onOpen, onCount, onErro
   };
   socket.onclose = (event) => onClose(event);
   return { setFilter, close: () => socket.close() };
+}
+
+function base64url(text) {
+  const bytes = new TextEncoder().encode(text);
+  return btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }

@@ -73,6 +73,8 @@ async function start() {
     connect();
   } else if (access.reason === 'unreachable') {
     retryLater(`${access.message}`);
+  } else if (access.reason === 'throttled') {
+    retryLater(access.message, access.retryAfterSeconds * 1000);
   } else {
     askForToken(access);
   }
@@ -103,8 +105,8 @@ function connect() {
   });
 }
 
-function retryLater(why) {
-  const delay = state.retryMs;
+function retryLater(why, atLeastMs = 0) {
+  const delay = Math.max(state.retryMs, atLeastMs);
   state.retryMs = Math.min(state.retryMs * 2, MAX_RETRY_MS);
   setStatus('reconnecting', `${why}, retrying in ${Math.round(delay / 1000)} s`);
   // Access is checked again: a token revoked by a restart is explained, not retried forever.
