@@ -369,6 +369,7 @@ already rejects unknown keys and wrong types.)
 {{- if and $v.gateway.auth.tokens $v.gateway.auth.existingSecret }}
 {{- $errors = append $errors "gateway.auth.tokens and gateway.auth.existingSecret are both set: use one" }}
 {{- end }}
+{{- $errors = concat $errors (include "eric.validateValues.gatewayExposure" . | fromJsonArray) }}
 {{- $shutdownMs := int (default 10000 (index $v.aggregator.config "SHUTDOWN_TIMEOUT_MS")) }}
 {{- if le (mul (int $v.aggregator.terminationGracePeriodSeconds) 1000) $shutdownMs }}
 {{- $errors = append $errors (printf "aggregator.terminationGracePeriodSeconds (%d s) must exceed SHUTDOWN_TIMEOUT_MS (%d ms), or Kubernetes kills aggregators in the middle of a transaction" (int $v.aggregator.terminationGracePeriodSeconds) $shutdownMs) }}
