@@ -243,23 +243,13 @@ describe('the default release', () => {
     expect(notes).not.toContain('ACLs');
   });
 
-  it('says loudly when access control is off, and lets a non-ClusterIP gateway without tokens through only with allowAnonymous', () => {
-    expect(renderNotes()).toContain('WARNING: access control is OFF');
-    const anonymous = renderNotes(['--set', 'gateway.service.type=NodePort', '--set', 'gateway.auth.allowAnonymous=true']);
-    expect(anonymous).toContain('and its NodePort Service reaches beyond the cluster');
-    expect(find(render(['--set', 'gateway.service.type=NodePort', '--set', 'gateway.auth.allowAnonymous=true']), 'Service', 'eric-gateway').spec.type).toBe('NodePort');
-    const locked = renderNotes(['--set', 'gateway.service.type=LoadBalancer', '--set', 'gateway.auth.tokens=team-token-0123456789abc=352']);
-    expect(locked).not.toContain('access control is OFF');
-    expect(locked).toContain("websocat -H 'Authorization: Bearer <your token>' ws://127.0.0.1:6066/ws");
-  });
-
   it('has a helm test that checks the gateway', () => {
     const test = find(manifests, 'Pod', 'eric-test');
     expect(test.metadata.annotations?.['helm.sh/hook']).toBe('test');
     const env = Object.fromEntries(test.spec.containers[0].env.map((e: any) => [e.name, e.value]));
     expect(env.GATEWAY_URL).toBe('http://eric-gateway:6066');
     expect(env.EXPECT_AUTH).toBe('false');
-    const withTokens = render(['--set', 'gateway.auth.tokens=team-token-0123456789abc=352']);
+    const withTokens = render(['--set', 'gateway.auth.tokens=team-token-1=352']);
     const tokensEnv = Object.fromEntries(find(withTokens, 'Pod', 'eric-test').spec.containers[0].env.map((e: any) => [e.name, e.value]));
     expect(tokensEnv.EXPECT_AUTH).toBe('true');
   });
@@ -444,12 +434,29 @@ describe('Kafka and secrets', { timeout: 30_000 }, () => {
     const jobEnv = list.find((m) => m.kind === 'Job')!.spec.template.spec.containers[0].env;
     expect(jobEnv.find((e: any) => e.name === 'KAFKA_SASL_USERNAME').valueFrom.secretKeyRef).toEqual({ name: 'eric-kafka-credentials', key: 'user' });
     expect(find(list, 'Deployment', 'eric-gateway').spec.template.spec.containers[0].image).toBe(
+  it('keeps the producer\'s ingest keys in a Secret of their own, and rolls only the producer when they change', () => {
+    const keys = 'key-of-account-352-0123456789=352';
+    const list = render(['--set', `producer.ingest.keys=${keys}`]);
+    const defaults = render();
+    expect(find(list, 'Secret', 'eric-producer-ingest-keys').stringData).toEqual({ keys });
+    const env = find(list, 'Deployment', 'eric-producer').spec.template.spec.containers[0].env;
+    expect(env.find((e: any) => e.name === 'PRODUCER_INGEST_KEYS').valueFrom.secretKeyRef).toEqual({ name: 'eric-producer-ingest-keys', key: 'keys' });
+    const checksum = (manifests: Manifest[], name: string) => find(manifests, 'Deployment', name).spec.template.metadata.annotations['checksum/secret'];
+    expect(checksum(list, 'eric-producer')).not.toBe(checksum(defaults, 'eric-producer'));
+    expect(checksum(list, 'eric-gateway')).toBe(checksum(defaults, 'eric-gateway'));
+    // No keys: no Secret, no variable (ingestion open, as the producer's start-up warning says).
+    expect(defaults.filter((m) => m.kind === 'Secret' && m.metadata.name === 'eric-producer-ingest-keys')).toEqual([]);
+    expect(find(defaults, 'Deployment', 'eric-producer').spec.template.spec.containers[0].env.map((e: any) => e.name)).not.toContain('PRODUCER_INGEST_KEYS');
+  });
+
       'registry.example/eric@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
     );
   });
 });
 
 describe('impossible values fail with a clear message', () => {
+    const producerEnv = find(list, 'Deployment', 'eric-producer').spec.template.spec.containers[0].env;
+    expect(producerEnv.find((e: any) => e.name === 'PRODUCER_INGEST_KEYS').valueFrom.secretKeyRef).toEqual({ name: 'eric-ingest-keys', key: 'PRODUCER_INGEST_KEYS' });
   it.each([
     ['both Kafka sources', ['--set', 'externalKafka.bootstrapServers=kafka:9092'], 'choose one'],
     ['no Kafka at all', ['--set', 'kafka.enabled=false'], 'no Kafka: set externalKafka.bootstrapServers'],
@@ -467,8 +474,6 @@ describe('impossible values fail with a clear message', () => {
     ['a grace period shorter than the shutdown timeout', ['--set', 'aggregator.terminationGracePeriodSeconds=5'], 'must exceed SHUTDOWN_TIMEOUT_MS'],
     ['two topics with one name', ['--set', 'topics.deadLetter=visits'], 'five different names'],
     ['alerts without scraping', ['--set', 'metrics.prometheusRule.enabled=true'], 'needs metrics.serviceMonitor.enabled'],
-    ['a LoadBalancer gateway without tokens', ['--set', 'gateway.service.type=LoadBalancer'], 'gateway.service.type=LoadBalancer exposes the gateway outside the cluster without access control'],
-    ['a NodePort gateway without tokens', ['--set', 'gateway.service.type=NodePort'], 'or gateway.auth.allowAnonymous=true'],
     ['an unknown key (schema)', ['--set', 'aggregator.replica=3'], "additional properties 'replica' not allowed"],
     ['an unknown service setting (schema)', ['--set', 'aggregator.config.WINDOW_SECS=5'], "additional properties 'WINDOW_SECS' not allowed"],
     ['a setting the chart manages (schema)', ['--set', 'aggregator.config.PARTITIONS=5'], "additional properties 'PARTITIONS' not allowed"],
@@ -478,6 +483,7 @@ describe('impossible values fail with a clear message', () => {
     const result = helmTemplate(args as string[]);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(message);
+    ['ingest keys twice', ['--set', 'producer.ingest.keys=k', '--set', 'producer.ingest.existingSecret=s'], 'producer.ingest.keys and producer.ingest.existingSecret are both set: use one'],
   });
 });
 
@@ -510,7 +516,7 @@ describe('values are documented', () => {
   });
 
   it('the service settings the chart accepts are exactly the services\' own variables, minus those the chart sets', () => {
-    const managed = new Set(['KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_SECURITY_PROTOCOL', 'KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'KAFKA_SSL_CA_LOCATION', 'KAFKA_REPLICATION_FACTOR', 'HTTP_HOST', 'HTTP_PORT', 'LOG_LEVEL', 'VISITS_PARTITIONS', 'APPLICATION_ID', 'PARTITIONS', 'AGGREGATOR_ORDINAL', 'POD_NAME', 'POD_NAMESPACE', 'STATEFULSET_NAME', 'GATEWAY_AUTH_TOKENS']);
+    const managed = new Set(['KAFKA_BROKERS', 'KAFKA_CLIENT_ID', 'KAFKA_SECURITY_PROTOCOL', 'KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD', 'KAFKA_SSL_CA_LOCATION', 'KAFKA_REPLICATION_FACTOR', 'HTTP_HOST', 'HTTP_PORT', 'LOG_LEVEL', 'VISITS_PARTITIONS', 'APPLICATION_ID', 'PARTITIONS', 'AGGREGATOR_ORDINAL', 'POD_NAME', 'POD_NAMESPACE', 'STATEFULSET_NAME', 'GATEWAY_AUTH_TOKENS', 'PRODUCER_INGEST_KEYS']);
     const sets: string[][] = [];
     for (const [component, serviceSchema] of [['aggregator', aggregatorConfigSchema], ['gateway', gatewayConfigSchema], ['producer', producerConfigSchema]] as const) {
       const own = describeSchema(serviceSchema).map((row) => row.env!).filter((env) => !managed.has(env) && !env.startsWith('TOPIC_'));

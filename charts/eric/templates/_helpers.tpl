@@ -155,6 +155,14 @@ eric-gateway-follower
 {{- if or .Values.gateway.auth.tokens .Values.gateway.auth.existingSecret }}true{{ end }}
 {{- end }}
 
+{{- define "eric.producer.ingestKeysSecretName" -}}
+{{- default (include "eric.componentName" (dict "context" . "component" "producer-ingest-keys")) .Values.producer.ingest.existingSecret }}
+{{- end }}
+
+{{- define "eric.producer.ingestKeys" -}}
+{{- if or .Values.producer.ingest.keys .Values.producer.ingest.existingSecret }}true{{ end }}
+{{- end }}
+
 {{- define "eric.aggregator.serviceAccountName" -}}
 {{- if .Values.aggregator.serviceAccount.create }}
 {{- default (include "eric.componentName" (dict "context" . "component" "aggregator")) .Values.aggregator.serviceAccount.name }}
@@ -229,6 +237,7 @@ APPLICATION_ID: {{ .Values.aggregator.applicationId | quote }}
 {{- $user := include "eric.kafka.saslUser" (dict "context" .context "workload" .component) | fromJson }}
 {{- $parts := list $user.username $user.password }}
 {{- if eq .component "gateway" }}{{ $parts = append $parts $v.gateway.auth.tokens }}{{ end }}
+{{- if eq .component "producer" }}{{ $parts = append $parts $v.producer.ingest.keys }}{{ end }}
 {{- join "\n" $parts | sha256sum }}
 {{- end }}
 
@@ -369,7 +378,9 @@ already rejects unknown keys and wrong types.)
 {{- if and $v.gateway.auth.tokens $v.gateway.auth.existingSecret }}
 {{- $errors = append $errors "gateway.auth.tokens and gateway.auth.existingSecret are both set: use one" }}
 {{- end }}
-{{- $errors = concat $errors (include "eric.validateValues.gatewayExposure" . | fromJsonArray) }}
+{{- if and $v.producer.ingest.keys $v.producer.ingest.existingSecret }}
+{{- $errors = append $errors "producer.ingest.keys and producer.ingest.existingSecret are both set: use one" }}
+{{- end }}
 {{- $shutdownMs := int (default 10000 (index $v.aggregator.config "SHUTDOWN_TIMEOUT_MS")) }}
 {{- if le (mul (int $v.aggregator.terminationGracePeriodSeconds) 1000) $shutdownMs }}
 {{- $errors = append $errors (printf "aggregator.terminationGracePeriodSeconds (%d s) must exceed SHUTDOWN_TIMEOUT_MS (%d ms), or Kubernetes kills aggregators in the middle of a transaction" (int $v.aggregator.terminationGracePeriodSeconds) $shutdownMs) }}
