@@ -243,13 +243,23 @@ describe('the default release', () => {
     expect(notes).not.toContain('ACLs');
   });
 
+  it('says loudly when access control is off, and lets a non-ClusterIP gateway without tokens through only with allowAnonymous', () => {
+    expect(renderNotes()).toContain('WARNING: access control is OFF');
+    const anonymous = renderNotes(['--set', 'gateway.service.type=NodePort', '--set', 'gateway.auth.allowAnonymous=true']);
+    expect(anonymous).toContain('and its NodePort Service reaches beyond the cluster');
+    expect(find(render(['--set', 'gateway.service.type=NodePort', '--set', 'gateway.auth.allowAnonymous=true']), 'Service', 'eric-gateway').spec.type).toBe('NodePort');
+    const locked = renderNotes(['--set', 'gateway.service.type=LoadBalancer', '--set', 'gateway.auth.tokens=team-token-0123456789abc=352']);
+    expect(locked).not.toContain('access control is OFF');
+    expect(locked).toContain("websocat -H 'Authorization: Bearer <your token>' ws://127.0.0.1:6066/ws");
+  });
+
   it('has a helm test that checks the gateway', () => {
     const test = find(manifests, 'Pod', 'eric-test');
     expect(test.metadata.annotations?.['helm.sh/hook']).toBe('test');
     const env = Object.fromEntries(test.spec.containers[0].env.map((e: any) => [e.name, e.value]));
     expect(env.GATEWAY_URL).toBe('http://eric-gateway:6066');
     expect(env.EXPECT_AUTH).toBe('false');
-    const withTokens = render(['--set', 'gateway.auth.tokens=team-token-1=352']);
+    const withTokens = render(['--set', 'gateway.auth.tokens=team-token-0123456789abc=352']);
     const tokensEnv = Object.fromEntries(find(withTokens, 'Pod', 'eric-test').spec.containers[0].env.map((e: any) => [e.name, e.value]));
     expect(tokensEnv.EXPECT_AUTH).toBe('true');
   });
@@ -474,6 +484,8 @@ describe('impossible values fail with a clear message', () => {
     ['a grace period shorter than the shutdown timeout', ['--set', 'aggregator.terminationGracePeriodSeconds=5'], 'must exceed SHUTDOWN_TIMEOUT_MS'],
     ['two topics with one name', ['--set', 'topics.deadLetter=visits'], 'five different names'],
     ['alerts without scraping', ['--set', 'metrics.prometheusRule.enabled=true'], 'needs metrics.serviceMonitor.enabled'],
+    ['a LoadBalancer gateway without tokens', ['--set', 'gateway.service.type=LoadBalancer'], 'gateway.service.type=LoadBalancer exposes the gateway outside the cluster without access control'],
+    ['a NodePort gateway without tokens', ['--set', 'gateway.service.type=NodePort'], 'or gateway.auth.allowAnonymous=true'],
     ['an unknown key (schema)', ['--set', 'aggregator.replica=3'], "additional properties 'replica' not allowed"],
     ['an unknown service setting (schema)', ['--set', 'aggregator.config.WINDOW_SECS=5'], "additional properties 'WINDOW_SECS' not allowed"],
     ['a setting the chart manages (schema)', ['--set', 'aggregator.config.PARTITIONS=5'], "additional properties 'PARTITIONS' not allowed"],

@@ -378,6 +378,7 @@ already rejects unknown keys and wrong types.)
 {{- if and $v.gateway.auth.tokens $v.gateway.auth.existingSecret }}
 {{- $errors = append $errors "gateway.auth.tokens and gateway.auth.existingSecret are both set: use one" }}
 {{- end }}
+{{- $errors = concat $errors (include "eric.validateValues.gatewayExposure" . | fromJsonArray) }}
 {{- if and $v.producer.ingest.keys $v.producer.ingest.existingSecret }}
 {{- $errors = append $errors "producer.ingest.keys and producer.ingest.existingSecret are both set: use one" }}
 {{- end }}
