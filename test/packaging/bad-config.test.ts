@@ -37,3 +37,22 @@ describe('a bad setting stops every process at start', () => {
     }, 60_000);
   }
 });
+
+describe('a bad secret stops the process without printing it', () => {
+  it('producer main.js: a malformed PRODUCER_INGEST_KEYS exits with EX_CONFIG, naming the variable and not the key', async () => {
+    buildService('producer');
+    const key = 'a-short-key';
+    const failure = await run('node', ['services/producer/dist/main.js'], {
+      cwd: repositoryRoot,
+      env: { ...process.env, KAFKA_BROKERS: '127.0.0.1:1', PRODUCER_INGEST_KEYS: `${key}=1` },
+      timeout: 20_000,
+    }).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code?: number; stderr?: string }) => ({ code: error.code, stderr: error.stderr ?? '' }),
+    );
+    expect(failure.code, failure.stderr).toBe(EXIT_BAD_CONFIG);
+    expect(failure.stderr).toContain('PRODUCER_INGEST_KEYS');
+    expect(failure.stderr).not.toContain(key);
+  }, 60_000);
+});
+

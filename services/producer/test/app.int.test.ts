@@ -57,8 +57,9 @@ async function metricValue(name: string, labels: Record<string, string>, series 
   return value?.value ?? 0;
 }
 
+let written = 0;
+
 describe('POST /v1/visits', () => {
-  let written = 0;
 
   it('answers 202 only when Kafka already holds every visit of the request', async () => {
     const visits = Array.from({ length: 200 }, (_, i) => ({ id: uniqueName(`batch-${i}`), account_id: i % 5, store_id: i % 2 ? 'us' : null, timestamp: now() }));
@@ -142,5 +143,46 @@ describe('POST /v1/visits', () => {
     const text = (await app.inject('/metrics')).body;
     expect(text).toMatch(/eric_producer_kafka_available 1/);
     expect(text).toMatch(/eric_producer_queued_visits 0/);
+  });
+});
+
+describe('POST /v1/visits with ingest keys and account budgets', () => {
+  const KEY_SEVEN = 'key-of-account-seven-0123456789';
+  const KEY_ALL = 'key-of-every-account-012345678';
+
+  it('writes to Kafka nothing of a request refused with 403 or 429, and everything of the others', async () => {
+    const keyedRegistry = createMetricsRegistry();
+    const keyed = buildApp({
+      logger,
+      registry: keyedRegistry,
+      readiness,
+      metrics: createProducerMetrics(keyedRegistry),
+      writer,
+      // 5 visits a second with a one-second burst: a sixth visit of an account in a row is over budget.
+      ingest: { ...loadProducerConfig({ env: {} }).ingest, keys: `${KEY_SEVEN}=7;${KEY_ALL}=*`, maxVisits: 5, accountVisitsPerSecond: 5, accountBurstSeconds: 1 },
+      // A clock that stands still: no budget refills between the requests, however slow the machine.
+      now: () => 1_700_000_000,
+    });
+    const send = (key: string, visits: Visit[]) =>
+      keyed.inject({ method: 'POST', url: '/v1/visits', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, payload: JSON.stringify(visits) });
+    const visit = (account: number): Visit => ({ id: uniqueName(`keyed-${account}`), account_id: account, store_id: null, timestamp: 1_700_000_000 });
+
+    const accepted = [visit(7), visit(7), visit(7), visit(7), visit(7)];
+    expect((await send(KEY_SEVEN, accepted)).statusCode).toBe(202);
+    const forbidden = [visit(7), visit(8)];
+    expect((await send(KEY_SEVEN, forbidden)).statusCode).toBe(403);
+    const overBudget = [visit(9), visit(7)];
+    const refused = await send(KEY_ALL, overBudget);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.headers['retry-after']).toBe('1');
+    const other = [visit(9), visit(9), visit(9), visit(9), visit(9)];
+    expect((await send(KEY_ALL, other)).statusCode).toBe(202);
+    await keyed.close();
+
+    written += accepted.length + other.length;
+    const onTopic = await topicVisits(written + 1);
+    expect(onTopic.size).toBe(written);
+    for (const v of [...accepted, ...other]) expect(onTopic.get(v.id)).toEqual(v);
+    for (const v of [...forbidden, ...overBudget]) expect(onTopic.has(v.id)).toBe(false);
   });
 });
