@@ -103,6 +103,12 @@ export const aggregatorConfigSchema = {
       default: 120000,
       env: 'TRANSACTION_TIMEOUT_MS',
     },
+    maxIdsPerWindow: {
+      doc: 'Most distinct visit ids counted per (account, store, window); a new id over it is not counted and goes to the dead-letter topic (reason window_id_cap). Bounds the memory one key can take (~175 bytes per id): the default keeps two windows of one key (a window and the previous one in its grace) under 90 MiB of the chart\'s 512 MiB.',
+      format: 'positive-int',
+      default: 250000,
+      env: 'AGGREGATOR_MAX_IDS_PER_WINDOW',
+    },
     changelogRetentionSeconds: {
       doc: 'retention.ms of the changelog when it is created, seconds; 0 = max(300, 3 × (window + grace)). Bounds restore time; an outage longer than this loses the open windows.',
       format: 'non-negative-int',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEAD_LETTER_MAX_BYTES, deadLetter, withoutPayload } from '../src/repartition/dead-letter.js';
+import { DEAD_LETTER_MAX_BYTES, deadLetter, withoutPayload } from '../src/dead-letter.js';
 
 const source = { topic: 'visits', partition: 2, offset: 41 };
 const rejection = { reason: 'too_large', detail: 'message is 20000 bytes' };

@@ -311,6 +311,45 @@ describe('WindowCounter restored from its changelog', () => {
   });
 });
 
+describe('WindowCounter with a cap on distinct ids per window', () => {
+  const capped = (cap: number) => new WindowCounter({ window, partition: 3, emitIntervalMs: 0, maxIdsPerWindow: cap });
+
+  it('counts up to the cap; the ids over it are returned for the dead-letter topic, not logged to the changelog', () => {
+    const counter = capped(2);
+    const input = new Partition();
+    const batch = counter.apply(input.records(visit('a', 61), visit('b', 62), visit('c', 63), visit('a', 64), visit('d', 65), visit('e', 125)), 1000);
+    expect(batch.counted).toBe(3); // a, b in [60, 120); e in [120, 180)
+    expect(batch.duplicates).toBe(1);
+    expect(batch.capped.map(({ visit, offset }) => [visit.id, offset])).toEqual([['c', 2], ['d', 4]]);
+    expect(batch.windowsCapped).toEqual([{ account_id: 7, store_id: 'web', start: 60 }]); // once per window
+    const logged = batch.changelog.flatMap((record) => {
+      const entry = decodeChangelogRecord(record.key, record.value);
+      return entry.kind === 'ids' ? entry.ids.map(({ id }) => id) : [];
+    });
+    expect(logged.sort()).toEqual(['a', 'b', 'e']);
+    const more = counter.apply(input.records(visit('f', 66), mark(0, 131)), 1001);
+    expect(more.windowsCapped).toEqual([]); // [60, 120) had refused an id already
+    expect(more.capped).toHaveLength(1);
+    expect(finals(more)).toEqual([{ store: 'web', start: 60, count: 2, final: true }]);
+  });
+
+  it('restores every id of a changelog written under a higher cap, and refuses new ones', () => {
+    const changelog = new Changelog();
+    const before = capped(5);
+    changelog.commit(before, before.apply(new Partition().records(visit('a', 61), visit('b', 62), visit('c', 63)), 1000));
+
+    const after = capped(2); // the cap lowered across a restart
+    after.beginRestore(undefined);
+    for (const record of changelog.records) after.restoreRecord(record.offset, record.key, record.value);
+    after.finishRestore(changelog.records.length);
+    expect(after.ids).toBe(3);
+    const batch = after.apply(new Partition().records(visit('a', 64), visit('d', 65), mark(0, 131)), 1001);
+    expect(batch.duplicates).toBe(1);
+    expect(batch.capped.map(({ visit }) => visit.id)).toEqual(['d']);
+    expect(finals(batch)).toEqual([{ store: 'web', start: 60, count: 3, final: true }]);
+  });
+});
+
 describe('restore checkpoint', () => {
   it('round-trips, and is absent when the metadata is not one', () => {
     expect(parseCheckpoint(encodeCheckpoint({ restoreFrom: 42, closeClock: 130.5 }))).toEqual({ restoreFrom: 42, closeClock: 130.5 });

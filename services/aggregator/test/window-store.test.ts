@@ -68,3 +68,40 @@ describe('WindowStore', () => {
     expect(store.takeChanged()).toHaveLength(1);
   });
 });
+
+describe('WindowStore: the cap on distinct ids per window', () => {
+  it('refuses a new id once its window holds the cap, and keeps duplicates duplicates', () => {
+    const store = new WindowStore(spec, 2);
+    expect(store.add(visit('a', 121), 0).outcome).toBe('counted');
+    expect(store.add(visit('b', 122), 0).outcome).toBe('counted');
+    expect(store.add(visit('c', 123), 0)).toMatchObject({ outcome: 'capped', capped: 1 });
+    expect(store.add(visit('d', 124), 0)).toMatchObject({ outcome: 'capped', capped: 2 });
+    expect(store.add(visit('a', 125), 0).outcome).toBe('duplicate');
+    expect(store.add(visit('c', 126), 0).outcome).toBe('capped'); // refused, so still new
+    expect(store.idCount).toBe(2);
+  });
+
+  it('caps each (account, store, window) on its own', () => {
+    const store = new WindowStore(spec, 1);
+    expect(store.add(visit('a', 121), 0).outcome).toBe('counted');
+    expect(store.add(visit('b', 181), 0).outcome).toBe('counted'); // next window
+    expect(store.add(visit('b', 121, 'other'), 0).outcome).toBe('counted');
+    expect(store.add(visit('b', 121, 'default', 9), 0).outcome).toBe('counted');
+    expect(store.add(visit('b', 121), 0).outcome).toBe('capped');
+  });
+
+  it('checks lateness first: a visit for a closed window is late, not capped', () => {
+    const store = new WindowStore(spec, 1);
+    store.add(visit('a', 121), 0);
+    expect(store.add(visit('b', 121), 190).outcome).toBe('late');
+  });
+
+  it('restores more ids than the cap (insert takes no cap): what was counted stays counted', () => {
+    const store = new WindowStore(spec, 2);
+    const key = { account_id: 352, store_id: 'default', start: 120 };
+    for (const id of ['a', 'b', 'c']) expect(store.insert(key, id)).toBe(true);
+    expect(store.idCount).toBe(3);
+    expect(store.add(visit('d', 130), 0).outcome).toBe('capped');
+    expect(store.add(visit('b', 130), 0).outcome).toBe('duplicate');
+  });
+});

@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ShutdownInterrupted,
   TransactionStuck,
+  repartitionKey,
   TransactionalProducer,
   kafka,
   type CheckResult,
@@ -32,16 +33,20 @@ import { resultRecord } from './results.js';
 import { restoreFromChangelog, type RestoreProgress } from './restore.js';
 import { WindowCounter, type CountedBatch } from './window-counter.js';
 import type { WindowSpec } from './windows.js';
+import { deadLetter, type DeadLetter } from '../dead-letter.js';
 import { createStageConsumer, createStageProducer } from '../kafka-clients.js';
+import { encodeVisit } from '../repartition-records.js';
 import type { AggregatorMetrics } from '../metrics.js';
 
 export interface CountStageOptions {
   settings: KafkaSettings;
   applicationId: string;
   partition: number;
-  topics: { visits: string; repartition: string; changelog: string; activeVisitors: string };
+  topics: { visits: string; repartition: string; changelog: string; activeVisitors: string; deadLetter: string };
   window: WindowSpec;
   emitIntervalMs: number;
+  /** The most distinct ids a window counts; the ones over it are dead-lettered. */
+  maxIdsPerWindow: number;
   batchSize: number;
   pollMs: number;
   transactionTimeoutMs: number;
@@ -87,7 +92,7 @@ export class CountStage {
   readonly #now: () => number;
 
   constructor(private readonly options: CountStageOptions) {
-    this.#counter = new WindowCounter({ window: options.window, partition: options.partition, emitIntervalMs: options.emitIntervalMs });
+    this.#counter = new WindowCounter({ window: options.window, partition: options.partition, emitIntervalMs: options.emitIntervalMs, maxIdsPerWindow: options.maxIdsPerWindow });
     this.#log = options.logger.child({ stage: 'count' });
     this.#now = options.now ?? (() => Date.now() / 1000);
   }
@@ -306,7 +311,7 @@ export class CountStage {
     // next transaction that has state to write, or after IDLE_COMMIT_MS (they are read again
     // after a restart, which is harmless).
     const uncommitted = this.#nextOffset > this.#committedOffset;
-    const nothingToWrite = batch.changelog.length === 0 && batch.results.length === 0;
+    const nothingToWrite = batch.changelog.length === 0 && batch.results.length === 0 && batch.capped.length === 0;
     if (nothingToWrite && (!uncommitted || (now - this.#lastCommitAt) * 1000 < IDLE_COMMIT_MS)) return 'idle';
 
     const commitStarted = process.hrtime.bigint();
@@ -319,6 +324,10 @@ export class CountStage {
         for (const result of batch.results) {
           const record = resultRecord(result);
           producer.produce(topics.activeVisitors, 0, record.value, record.key);
+        }
+        // In the transaction: an aborted batch dead-letters nothing, its retry does it once.
+        for (const letter of cappedLetters(batch, topics.repartition, partition, this.options.maxIdsPerWindow)) {
+          producer.produce(topics.deadLetter, null, letter.value, letter.key, undefined, undefined, letter.headers);
         }
       },
       offsets,
@@ -355,6 +364,10 @@ export class CountStage {
     metrics.transactionSeconds.observe(commitSeconds);
     metrics.batchSize.observe(batch.counted + batch.duplicates + batch.lateness.length);
     metrics.visitsCounted.inc(batch.counted);
+    metrics.visitsDropped.inc({ reason: 'window_id_cap' }, batch.capped.length);
+    for (const window of batch.windowsCapped) {
+      this.#log.warn({ window, maxIdsPerWindow: this.options.maxIdsPerWindow }, 'window reached AGGREGATOR_MAX_IDS_PER_WINDOW: its new ids go to the dead-letter topic');
+    }
     metrics.resultsEmitted.inc({ kind: 'provisional' }, batch.provisional);
     metrics.resultsEmitted.inc({ kind: 'final' }, batch.closedAt.length);
     if (batch.closedAt.length > 0) metrics.windowsClosed.inc({ trigger: batch.trigger }, batch.closedAt.length);
@@ -415,6 +428,17 @@ export class CountStage {
     this.options.metrics.stateWindows.set(this.#counter.openWindows);
     this.options.metrics.stateIds.set(this.#counter.ids);
   }
+}
+
+/** The dead letters of the visits a batch did not count because their window was full. */
+function cappedLetters(batch: CountedBatch, topic: string, partition: number, cap: number): DeadLetter[] {
+  return batch.capped.map(({ visit, window, offset }) =>
+    deadLetter(
+      { topic, partition, offset },
+      { reason: 'window_id_cap', detail: `the window ${window.start} of account ${window.account_id}, store ${window.store_id} already counts ${cap} distinct ids` },
+      { key: repartitionKey(visit), value: encodeVisit(visit) },
+    ),
+  );
 }
 
 /** Exponential back-off between retries of a step that failed `attempt` times in a row. */

@@ -6,7 +6,9 @@
  *
  * For each batch, in order:
  *   1. every watermark moves the event-time clock (event-time.ts), every visit is counted in its
- *      window unless its id was seen (a duplicate) or the window is already closed (late);
+ *      window unless its id was seen (a duplicate), the window is already closed (late), or the
+ *      window holds the most ids allowed (capped: the visit goes to the dead-letter topic in the
+ *      same transaction, so it is dead-lettered exactly once);
  *   2. the windows whose end + grace the clock has reached close: their final counts are
  *      emitted, and the clock goes to the changelog so that a restore knows they are closed;
  *   3. every emit interval, the open windows whose count changed get a provisional result.
@@ -14,14 +16,14 @@
  * The caller passes the time, so tests need no timers; restore (restore.ts) feeds the changelog
  * back in through restoreRecord() and finishRestore().
  */
-import type { WindowResult } from '@eric/shared';
+import type { Visit, WindowResult } from '@eric/shared';
 import { decodeRepartitionRecord } from '../repartition-records.js';
 import type { Checkpoint } from './checkpoint.js';
 import { closeClockRecord, decodeChangelogRecord, idRecords, type ChangelogRecord, type CountedId } from './changelog.js';
 import { EventTimeClock } from './event-time.js';
 import { windowResult } from './results.js';
 import { WindowStore, type OpenWindow } from './window-store.js';
-import { closesAt, type WindowSpec } from './windows.js';
+import { closesAt, type WindowKey, type WindowSpec } from './windows.js';
 
 /** A record of the repartition topic (a Kafka message has this shape). */
 export interface InputRecord {
@@ -43,6 +45,10 @@ export interface CountedBatch {
   lateness: number[];
   /** Offsets of records that could not be read. */
   unreadable: number[];
+  /** Visits with a new id whose window held maxIdsPerWindow ids: for the dead-letter topic. */
+  capped: CappedVisit[];
+  /** Windows that refused their first id in this batch. */
+  windowsCapped: WindowKey[];
   /** Provisional results among `results`. */
   provisional: number;
   /** For each window closed by this batch, the clock value at which it closed (end + grace). */
@@ -53,12 +59,21 @@ export interface CountedBatch {
   newestVisit: number;
 }
 
+/** A visit not counted because its window was full, and the offset of the record that carried it. */
+export interface CappedVisit {
+  visit: Visit;
+  window: WindowKey;
+  offset: number;
+}
+
 export interface WindowCounterOptions {
   window: WindowSpec;
   /** The repartition partition counted here (it is in every result). */
   partition: number;
   /** How often changed open windows get a provisional result, ms; 0 = never. */
   emitIntervalMs: number;
+  /** The most distinct ids a window counts (AGGREGATOR_MAX_IDS_PER_WINDOW); default no cap. */
+  maxIdsPerWindow?: number;
 }
 
 /** What a restore rebuilt, for its log line. */
@@ -81,7 +96,7 @@ export class WindowCounter {
   #lastProvisionalAt = 0;
 
   constructor(private readonly options: WindowCounterOptions) {
-    this.#store = new WindowStore(options.window);
+    this.#store = new WindowStore(options.window, options.maxIdsPerWindow);
   }
 
   /** Counts a batch read at `now` (epoch seconds). */
@@ -92,6 +107,8 @@ export class WindowCounter {
     const countedIds = new Map<number, CountedId[]>();
     const lateness: number[] = [];
     const unreadable: number[] = [];
+    const capped: CappedVisit[] = [];
+    const windowsCapped: WindowKey[] = [];
     let counted = 0;
     let duplicates = 0;
     let newestVisit = 0;
@@ -104,7 +121,7 @@ export class WindowCounter {
         unreadable.push(record.offset);
       } else {
         for (const visit of decoded.visits) {
-          const { outcome, key } = store.add(visit, this.#closeClock());
+          const { outcome, key, capped: refused } = store.add(visit, this.#closeClock());
           if (outcome === 'counted') {
             const ofWindow = countedIds.get(key.start);
             if (ofWindow) ofWindow.push({ window: key, id: visit.id });
@@ -113,6 +130,9 @@ export class WindowCounter {
             newestVisit = Math.max(newestVisit, visit.timestamp);
           } else if (outcome === 'duplicate') {
             duplicates++;
+          } else if (outcome === 'capped') {
+            capped.push({ visit, window: key, offset: record.offset });
+            if (refused === 1) windowsCapped.push(key);
           } else {
             lateness.push(Math.max(0, this.#closeClock() - closesAt(key.start, window)));
           }
@@ -141,6 +161,8 @@ export class WindowCounter {
       duplicates,
       lateness,
       unreadable,
+      capped,
+      windowsCapped,
       provisional: provisional.length,
       closedAt: closed.map((closedWindow) => closesAt(closedWindow.start, window)),
       trigger: clock.lastMove,

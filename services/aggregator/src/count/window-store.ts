@@ -5,6 +5,12 @@
  *
  * Pure and synchronous: the window counter (window-counter.ts) decides here what to do with each
  * visit, and turns the consequences into changelog records and results.
+ *
+ * Holding ids costs memory (about 175 bytes each, docs/benchmarks.md), and anyone who can send
+ * visits can send new ids: so a window takes at most `maxIdsPerWindow` of them. An id over the cap
+ * is `capped`, not counted (the caller dead-letters it); an id already held is still a duplicate.
+ * The cap is applied to visits only, never to a restore: what was counted stays counted, also
+ * after the cap was lowered.
  */
 import type { Visit } from '@eric/shared';
 import { closesAt, encodeWindowKey, windowStart, type WindowKey, type WindowSpec } from './windows.js';
@@ -15,9 +21,11 @@ export interface OpenWindow extends WindowKey {
   changed: boolean;
   /** A changelog offset at or before this window's first changelog record (see restoreFrom). */
   since: number;
+  /** New ids refused because the window held maxIdsPerWindow already. */
+  capped: number;
 }
 
-export type AddOutcome = 'counted' | 'duplicate' | 'late';
+export type AddOutcome = 'counted' | 'duplicate' | 'late' | 'capped';
 
 export class WindowStore {
   readonly #windows = new Map<string, OpenWindow>();
@@ -28,7 +36,10 @@ export class WindowStore {
    */
   changelogPosition = 0;
 
-  constructor(readonly spec: WindowSpec) {}
+  constructor(
+    readonly spec: WindowSpec,
+    readonly maxIdsPerWindow = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Number of open windows (one per account, store and window). */
   get windowCount(): number {
@@ -41,28 +52,43 @@ export class WindowStore {
   }
 
   /**
-   * Counts a visit unless its window is already closed at `closeClock` or the id was seen.
-   * Returns the window key when counted, so the caller can log it to the changelog.
+   * Counts a visit unless its window is already closed at `closeClock`, the id was seen, or the
+   * window holds maxIdsPerWindow ids. Returns the window key, so the caller can log a counted id
+   * to the changelog, and for a capped one how many its window has refused so far.
    */
-  add(visit: Visit, closeClock: number): { outcome: AddOutcome; key: WindowKey } {
+  add(visit: Visit, closeClock: number): { outcome: AddOutcome; key: WindowKey; capped?: number } {
     const key: WindowKey = { account_id: visit.account_id, store_id: visit.store_id, start: windowStart(visit.timestamp, this.spec) };
     if (closesAt(key.start, this.spec) <= closeClock) return { outcome: 'late', key };
-    return { outcome: this.insert(key, visit.id) ? 'counted' : 'duplicate', key };
+    const window = this.#window(key);
+    if (window.ids.has(visit.id)) return { outcome: 'duplicate', key };
+    if (window.ids.size >= this.maxIdsPerWindow) return { outcome: 'capped', key, capped: ++window.capped };
+    this.#count(window, visit.id);
+    return { outcome: 'counted', key };
   }
 
-  /** Adds an id to a window; false when it was there already. Used by add() and by restore. */
+  /** Adds an id to a window whatever its size (a restore); false when it was there already. */
   insert(key: WindowKey, id: string): boolean {
+    const window = this.#window(key);
+    if (window.ids.has(id)) return false;
+    this.#count(window, id);
+    return true;
+  }
+
+  /** The open window of `key`, opened now if it was not. */
+  #window(key: WindowKey): OpenWindow {
     const mapKey = encodeWindowKey(key);
     let window = this.#windows.get(mapKey);
     if (!window) {
-      window = { ...key, ids: new Set(), changed: false, since: this.changelogPosition };
+      window = { ...key, ids: new Set(), changed: false, since: this.changelogPosition, capped: 0 };
       this.#windows.set(mapKey, window);
     }
-    if (window.ids.has(id)) return false;
+    return window;
+  }
+
+  #count(window: OpenWindow, id: string): void {
     window.ids.add(id);
     window.changed = true;
     this.#idCount++;
-    return true;
   }
 
   /** Removes and returns every window that is closed at `closeClock`, oldest first. */

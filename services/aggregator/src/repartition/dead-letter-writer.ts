@@ -14,7 +14,7 @@
  * them (settled()) before it commits the offsets of the records they copy.
  */
 import type { kafka, Logger } from '@eric/shared';
-import { withoutPayload, type DeadLetter } from './dead-letter.js';
+import { withoutPayload, type DeadLetter } from '../dead-letter.js';
 import type { AggregatorMetrics } from '../metrics.js';
 
 /** The copies tried, in order: the record with its payload cut, then the headers alone. */

@@ -37,7 +37,7 @@ import {
   type Visit,
   type VisitLimits,
 } from '@eric/shared';
-import { deadLetter } from './dead-letter.js';
+import { deadLetter } from '../dead-letter.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import { createStageConsumer, createStageProducer } from '../kafka-clients.js';
 import { SourceProgress, parseSourceCheckpoint } from './source-progress.js';
