@@ -89,6 +89,12 @@ bench-aggregator: build ## Measure the aggregator: visits/s with P = 1 and 4 (ex
 	scripts/kafka.sh start
 	node services/aggregator/bench/dist/aggregator-bench.js
 
+.PHONY: bench-window-cap
+
+bench-window-cap: build ## 2 M distinct ids sent to one key at the default AGGREGATOR_MAX_IDS_PER_WINDOW: counted, dead-lettered, the aggregator's peak RSS (BENCH_IDS)
+	scripts/kafka.sh start
+	node services/aggregator/bench/dist/window-cap-bench.js
+
 .PHONY: bench-gateway
 
 bench-gateway: build ## Measure the gateway: websocket fan-out to 1 000 and 10 000 clients at 100 records/s, p50/p99, CPU, memory
