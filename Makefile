@@ -103,6 +103,12 @@ bench-gateway: build ## Measure the gateway: websocket fan-out to 1 000 and 10 0
 	  BENCH_ACCOUNTS=0 node services/gateway/bench/fanout.mjs; \
 	  BENCH_ACCOUNTS=100 node services/gateway/bench/fanout.mjs
 
+.PHONY: bench-gateway-hostile
+
+bench-gateway-hostile: build ## The gateway against one window of 200 000 counts and a setFilter flood from a client that never reads: REST and websocket snapshot times, RSS, queued bytes (BENCH_KEYS, BENCH_FLOOD_MESSAGES)
+	scripts/kafka.sh start
+	export KAFKA_BROKERS="$${KAFKA_BROKERS:-127.0.0.1:$${KAFKA_PORT:-9092}}"; node services/gateway/bench/hostile.mjs
+
 .PHONY: stress-broker-outage
 
 stress-broker-outage: build ## Stop or freeze the broker 20 times under traffic (1, 3, 10, 40 s): prints recovery times and exactness (STRESS_RUNS, STRESS_OUTAGES)

@@ -434,16 +434,6 @@ describe('Kafka and secrets', { timeout: 30_000 }, () => {
     expect(shared).toContain('  gateway: the user in Secret kafka-default (the default user)\n');
   });
 
-  it('reads existing Secrets without creating any', () => {
-    const list = render(['-f', join(chartDir, 'ci/existing-secrets-values.yaml')]);
-    expect(list.filter((m) => m.kind === 'Secret')).toEqual([]);
-    const env = find(list, 'Deployment', 'eric-gateway').spec.template.spec.containers[0].env;
-    expect(env.find((e: any) => e.name === 'KAFKA_SASL_USERNAME').valueFrom.secretKeyRef).toEqual({ name: 'eric-kafka-credentials', key: 'user' });
-    expect(env.find((e: any) => e.name === 'GATEWAY_AUTH_TOKENS').valueFrom.secretKeyRef).toEqual({ name: 'eric-gateway-tokens', key: 'GATEWAY_AUTH_TOKENS' });
-    expect(jobConfig(list).KAFKA_SASL_USERNAME).toBeUndefined();
-    const jobEnv = list.find((m) => m.kind === 'Job')!.spec.template.spec.containers[0].env;
-    expect(jobEnv.find((e: any) => e.name === 'KAFKA_SASL_USERNAME').valueFrom.secretKeyRef).toEqual({ name: 'eric-kafka-credentials', key: 'user' });
-    expect(find(list, 'Deployment', 'eric-gateway').spec.template.spec.containers[0].image).toBe(
   it('keeps the producer\'s ingest keys in a Secret of their own, and rolls only the producer when they change', () => {
     const keys = 'key-of-account-352-0123456789=352';
     const list = render(['--set', `producer.ingest.keys=${keys}`]);
@@ -459,14 +449,24 @@ describe('Kafka and secrets', { timeout: 30_000 }, () => {
     expect(find(defaults, 'Deployment', 'eric-producer').spec.template.spec.containers[0].env.map((e: any) => e.name)).not.toContain('PRODUCER_INGEST_KEYS');
   });
 
+  it('reads existing Secrets without creating any', () => {
+    const list = render(['-f', join(chartDir, 'ci/existing-secrets-values.yaml')]);
+    expect(list.filter((m) => m.kind === 'Secret')).toEqual([]);
+    const env = find(list, 'Deployment', 'eric-gateway').spec.template.spec.containers[0].env;
+    expect(env.find((e: any) => e.name === 'KAFKA_SASL_USERNAME').valueFrom.secretKeyRef).toEqual({ name: 'eric-kafka-credentials', key: 'user' });
+    expect(env.find((e: any) => e.name === 'GATEWAY_AUTH_TOKENS').valueFrom.secretKeyRef).toEqual({ name: 'eric-gateway-tokens', key: 'GATEWAY_AUTH_TOKENS' });
+    const producerEnv = find(list, 'Deployment', 'eric-producer').spec.template.spec.containers[0].env;
+    expect(producerEnv.find((e: any) => e.name === 'PRODUCER_INGEST_KEYS').valueFrom.secretKeyRef).toEqual({ name: 'eric-ingest-keys', key: 'PRODUCER_INGEST_KEYS' });
+    expect(jobConfig(list).KAFKA_SASL_USERNAME).toBeUndefined();
+    const jobEnv = list.find((m) => m.kind === 'Job')!.spec.template.spec.containers[0].env;
+    expect(jobEnv.find((e: any) => e.name === 'KAFKA_SASL_USERNAME').valueFrom.secretKeyRef).toEqual({ name: 'eric-kafka-credentials', key: 'user' });
+    expect(find(list, 'Deployment', 'eric-gateway').spec.template.spec.containers[0].image).toBe(
       'registry.example/eric@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef',
     );
   });
 });
 
 describe('impossible values fail with a clear message', () => {
-    const producerEnv = find(list, 'Deployment', 'eric-producer').spec.template.spec.containers[0].env;
-    expect(producerEnv.find((e: any) => e.name === 'PRODUCER_INGEST_KEYS').valueFrom.secretKeyRef).toEqual({ name: 'eric-ingest-keys', key: 'PRODUCER_INGEST_KEYS' });
   it.each([
     ['both Kafka sources', ['--set', 'externalKafka.bootstrapServers=kafka:9092'], 'choose one'],
     ['no Kafka at all', ['--set', 'kafka.enabled=false'], 'no Kafka: set externalKafka.bootstrapServers'],
@@ -483,6 +483,7 @@ describe('impossible values fail with a clear message', () => {
       'SASL credentials are set but externalKafka.securityProtocol is plaintext'],
     ['a grace period shorter than the shutdown timeout', ['--set', 'aggregator.terminationGracePeriodSeconds=5'], 'must exceed SHUTDOWN_TIMEOUT_MS'],
     ['two topics with one name', ['--set', 'topics.deadLetter=visits'], 'five different names'],
+    ['ingest keys twice', ['--set', 'producer.ingest.keys=k', '--set', 'producer.ingest.existingSecret=s'], 'producer.ingest.keys and producer.ingest.existingSecret are both set: use one'],
     ['alerts without scraping', ['--set', 'metrics.prometheusRule.enabled=true'], 'needs metrics.serviceMonitor.enabled'],
     ['a LoadBalancer gateway without tokens', ['--set', 'gateway.service.type=LoadBalancer'], 'gateway.service.type=LoadBalancer exposes the gateway outside the cluster without access control'],
     ['a NodePort gateway without tokens', ['--set', 'gateway.service.type=NodePort'], 'or gateway.auth.allowAnonymous=true'],
@@ -495,7 +496,6 @@ describe('impossible values fail with a clear message', () => {
     const result = helmTemplate(args as string[]);
     expect(result.status).not.toBe(0);
     expect(result.stderr).toContain(message);
-    ['ingest keys twice', ['--set', 'producer.ingest.keys=k', '--set', 'producer.ingest.existingSecret=s'], 'producer.ingest.keys and producer.ingest.existingSecret are both set: use one'],
   });
 });
 

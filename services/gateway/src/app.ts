@@ -23,6 +23,7 @@ import { isProtocolViolation, type Hub } from './hub.js';
 import type { GatewayMetrics } from './metrics.js';
 import type { OriginPolicy } from './origin-policy.js';
 import { matchesFilter, type Filter, type WindowView } from './protocol.js';
+import { InvalidCursorError, SnapshotPages } from './snapshot-pages.js';
 
 export interface AppDependencies {
   logger: Logger;
@@ -40,6 +41,10 @@ export interface AppDependencies {
   caughtUp(): boolean;
   maxPayloadBytes: number;
   snapshotWindows: number;
+  /** Most views in one REST response. */
+  pageMaxKeys: number;
+  /** REST snapshot requests per client address and minute. */
+  restRequestsPerMinute: number;
 }
 
 /** Response headers of the dashboard's files: the page loads nothing from elsewhere and talks only to this host. */
@@ -53,8 +58,17 @@ interface SnapshotQuery {
   account?: number;
   store?: string;
   windows?: number;
+  limit?: number;
+  cursor?: string;
   token?: string;
 }
+
+/**
+ * How long a closing connection may take to answer our close frame before it is cut. ws waits
+ * 30 s by default, holding the queue of a client that never reads: a dropped slow client's
+ * memory is given back within this.
+ */
+const CLOSE_TIMEOUT_MS = 5_000;
 
 /** `windows` as REST and /ws take it: how many of the most recent windows to send. */
 const WINDOWS_PARAMETER = { type: 'integer', minimum: 1, maximum: 100_000 } as const;
@@ -62,11 +76,14 @@ const WINDOWS_PARAMETER = { type: 'integer', minimum: 1, maximum: 100_000 } as c
 export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> {
   const app = createHttpServer(deps.logger);
   const dashboard = loadDashboardAssets();
+  const pages = new SnapshotPages(deps.collator, deps.pageMaxKeys);
 
   await app.register(operationsRoutes, { registry: deps.registry, readiness: deps.readiness });
+  // ws ≥ 8.18 reads closeTimeout; @types/ws does not list it yet, hence a variable, not a literal.
+  // handleProtocols: the dashboard offers `eric.v1` and its token as a second subprotocol; the answer names only the first.
+  const serverOptions = { maxPayload: deps.maxPayloadBytes, closeTimeout: CLOSE_TIMEOUT_MS, handleProtocols: selectProtocol };
   await app.register(websocket, {
-    // handleProtocols: the dashboard offers `eric.v1` and its token as a second subprotocol; the answer names only the first.
-    options: { maxPayload: deps.maxPayloadBytes, handleProtocols: selectProtocol },
+    options: serverOptions,
     // The plugin's default logs every socket error at error level with its stack and cuts the
     // connection, so an oversized frame ended as 1006 instead of ws's own 1009 close frame.
     errorHandler(error, socket) {
@@ -111,6 +128,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       '/api/active-visitors',
       {
         logLevel: 'warn',
+        // Each request walks the collation: an address polling in a loop is told to slow down.
+        config: { rateLimit: { max: deps.restRequestsPerMinute, timeWindow: 60_000 } },
         schema: {
           querystring: {
             type: 'object',
@@ -118,6 +137,8 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
               account: { type: 'integer', minimum: 0 },
               store: { type: 'string', maxLength: 256 },
               windows: WINDOWS_PARAMETER,
+              limit: { type: 'integer', minimum: 1, maximum: deps.pageMaxKeys },
+              cursor: { type: 'string', maxLength: 1024 },
               token: { type: 'string' },
             },
           },
@@ -125,15 +146,22 @@ export async function buildApp(deps: AppDependencies): Promise<FastifyInstance> 
       },
       async (request, reply) => {
         const scope = scopeOf(request);
-        const { account, store, windows } = request.query;
+        const { account, store, windows, limit, cursor } = request.query;
         if (account !== undefined && !scopeAllows(scope, account)) {
           return reply.code(403).send({ error: 'forbidden', message: `this token may not see account ${account}` });
         }
         const filter: Filter = {};
         if (account !== undefined) filter.account = account;
         if (store !== undefined) filter.store = store;
-        const include = (view: WindowView) => scopeAllows(scope, view.account_id) && matchesFilter(filter, view);
-        return { caught_up: deps.caughtUp(), results: deps.collator.snapshot(include, windows ?? deps.snapshotWindows) };
+        const unfiltered = scope.all && account === undefined && store === undefined;
+        const include = unfiltered ? null : (view: WindowView) => scopeAllows(scope, view.account_id) && matchesFilter(filter, view);
+        try {
+          const page = pages.page(include, windows ?? deps.snapshotWindows, limit ?? deps.pageMaxKeys, cursor);
+          return { caught_up: deps.caughtUp(), ...page };
+        } catch (error) {
+          if (error instanceof InvalidCursorError) return reply.code(400).send({ error: 'invalid_cursor', message: error.message });
+          throw error;
+        }
       },
     );
   });

@@ -26,6 +26,12 @@ export interface CollatorOptions {
   maxKeys: number;
 }
 
+/** What a snapshot holds, and whether the key cap cut it short. */
+export interface Snapshot {
+  views: WindowView[];
+  truncated: boolean;
+}
+
 interface PartitionCount {
   count: number;
   final: boolean;
@@ -118,19 +124,33 @@ export class Collator {
   /**
    * The current counts of the `windows` most recent windows (by start) that `include` lets
    * through, oldest window first, so that a client applying them in order ends on the newest.
+   * At most `maxKeys` views: the newest windows are kept, and a window over the cap is cut at
+   * `maxKeys` in key order (`truncated` says so). One crowded window can hold 200 000 keys, so
+   * the views are pushed one by one: spreading them as call arguments overflows V8's stack.
    */
-  snapshot(include: (view: WindowView) => boolean = () => true, windows = Infinity): WindowView[] {
+  snapshot(include: (view: WindowView) => boolean = () => true, windows = Infinity, maxKeys = Infinity): Snapshot {
     const groups = [...this.#windows.values()].sort((a, b) => a.start - b.start || a.end - b.end);
-    const views: WindowView[] = [];
+    const newestFirst: WindowView[][] = [];
     let taken = 0;
-    for (let i = groups.length - 1; i >= 0 && taken < windows; i -= 1) {
-      const matching = [...(groups[i] as WindowGroup).entries.values()].map((entry) => entry.view).filter(include);
+    let truncated = false;
+    for (let i = groups.length - 1; i >= 0 && newestFirst.length < windows && !truncated; i -= 1) {
+      const matching: WindowView[] = [];
+      for (const entry of (groups[i] as WindowGroup).entries.values()) if (include(entry.view)) matching.push(entry.view);
       if (matching.length === 0) continue;
-      matching.sort(compareViews);
-      views.unshift(...matching);
-      taken += 1;
+      if (taken + matching.length > maxKeys) {
+        truncated = true;
+        matching.sort(compareViews);
+        matching.length = maxKeys - taken;
+        if (matching.length === 0) break;
+      } else {
+        matching.sort(compareViews);
+      }
+      newestFirst.push(matching);
+      taken += matching.length;
     }
-    return views;
+    const views: WindowView[] = [];
+    for (let i = newestFirst.length - 1; i >= 0; i -= 1) for (const view of newestFirst[i] as WindowView[]) views.push(view);
+    return { views, truncated };
   }
 
   #group(start: number, end: number): WindowGroup {
@@ -168,6 +188,14 @@ function entryKey(accountId: number, storeId: string | null): string {
   return JSON.stringify([accountId, storeId]);
 }
 
-function compareViews(a: WindowView, b: WindowView): number {
-  return a.account_id - b.account_id || String(a.store_id ?? '').localeCompare(String(b.store_id ?? ''));
+/** The order of views inside a window: by account, then store (null first; code-unit order, a total one, so cursors can resume). */
+export function compareViews(a: WindowView, b: WindowView): number {
+  return a.account_id - b.account_id || compareStores(a.store_id, b.store_id);
+}
+
+function compareStores(a: string | null, b: string | null): number {
+  if (a === b) return 0;
+  if (a === null) return -1;
+  if (b === null) return 1;
+  return a < b ? -1 : 1;
 }

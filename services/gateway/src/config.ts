@@ -3,6 +3,7 @@
  * `loadGatewayConfig()` fails at start with a message naming the variable of every bad value.
  */
 import {
+  ConfigError,
   httpConfigSchema,
   kafkaConfigSchema,
   loadConfig,
@@ -12,6 +13,7 @@ import {
   type LoadOptions,
 } from '@eric/shared';
 import { parseAllowedOrigins } from './origin-policy.js';
+import { SOCKET_WRITE_WINDOW } from './send-queue.js';
 
 /** A malformed origin list stops the gateway at start, naming the variable. */
 function originsFormat(value: unknown): void {
@@ -54,22 +56,54 @@ export const gatewayConfigSchema = {
       env: 'GATEWAY_WS_MAX_PAYLOAD_BYTES',
     },
     maxBufferedBytes: {
-      doc: 'Bytes that may wait in one client\'s send queue; a client that falls further behind is disconnected (code 1008).',
+      doc: 'Bytes of live updates that may wait for one client (besides one snapshot); a client that falls further behind is disconnected (code 1008).',
       format: 'positive-int',
       default: 1_048_576,
       env: 'GATEWAY_WS_MAX_BUFFERED_BYTES',
     },
-    maxClients: {
-      doc: 'Most websocket clients at once; one more is closed at once with 1013 (try again later).',
+    memoryBudgetBytes: {
+      doc: 'Bytes queued for all websocket clients together: frames waiting for a client, plus an 8 KiB socket write window per connection (so it also bounds the number of clients). A client whose queue would overdraw it is closed with 1013.',
       format: 'positive-int',
-      default: 20_000,
+      default: 134_217_728,
+      env: 'GATEWAY_WS_MEMORY_BUDGET_BYTES',
+    },
+    maxClients: {
+      doc: 'Most websocket clients at once; one more is closed at once with 1013 (try again later). At most GATEWAY_WS_MEMORY_BUDGET_BYTES / 8 KiB.',
+      format: 'positive-int',
+      default: 10_000,
       env: 'GATEWAY_WS_MAX_CLIENTS',
+    },
+    messagesPerSecond: {
+      doc: 'Messages per second one client may send on average (each setFilter costs a snapshot); a client over the limit is disconnected (code 1008).',
+      format: 'positive-number',
+      default: 2,
+      env: 'GATEWAY_WS_MESSAGES_PER_SECOND',
+    },
+    messageBurst: {
+      doc: 'Messages one client may send at once before GATEWAY_WS_MESSAGES_PER_SECOND applies.',
+      format: 'positive-int',
+      default: 10,
+      env: 'GATEWAY_WS_MESSAGE_BURST',
+    },
+    snapshotMaxKeys: {
+      doc: 'Most counts in one snapshot (websocket) and in one REST page; the newest windows are kept.',
+      format: 'positive-int',
+      default: 50_000,
+      env: 'GATEWAY_SNAPSHOT_MAX_KEYS',
     },
     pingIntervalSeconds: {
       doc: 'Seconds between websocket pings; a client that has not answered the previous ping is dropped.',
       format: 'positive-number',
       default: 30,
       env: 'GATEWAY_WS_PING_INTERVAL_SECONDS',
+    },
+  },
+  rest: {
+    requestsPerMinute: {
+      doc: 'REST snapshot requests (/api/active-visitors) one client address may make per minute; beyond it the answer is 429 with Retry-After.',
+      format: 'positive-int',
+      default: 120,
+      env: 'GATEWAY_REST_REQUESTS_PER_MINUTE',
     },
   },
   auth: {
@@ -104,5 +138,13 @@ export const gatewayConfigSchema = {
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 
 export function loadGatewayConfig(options: LoadOptions = {}) {
-  return loadConfig(gatewayConfigSchema, options);
+  const config = loadConfig(gatewayConfigSchema, options);
+  const { maxClients, memoryBudgetBytes } = config.ws;
+  if (maxClients * SOCKET_WRITE_WINDOW > memoryBudgetBytes) {
+    // Each connection reserves its socket's write window from the budget: more clients could never all connect.
+    throw new ConfigError(
+      `GATEWAY_WS_MAX_CLIENTS (ws.maxClients): ${maxClients} clients need ${maxClients * SOCKET_WRITE_WINDOW} bytes of GATEWAY_WS_MEMORY_BUDGET_BYTES (${memoryBudgetBytes}) for their socket write windows alone (${SOCKET_WRITE_WINDOW} bytes each): lower it to at most ${Math.floor(memoryBudgetBytes / SOCKET_WRITE_WINDOW)} or raise the budget`,
+    );
+  }
+  return config;
 }

@@ -34,18 +34,23 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   const metrics = createGatewayMetrics(registry, {
     keysHeld: () => collator.size,
     consumerOffset: () => follower.status.nextOffset ?? 0,
+    queuedBytes: () => hub.queuedBytes,
   });
   const readiness = new Readiness();
   const access = new AccessControl(config.auth.tokens);
   const collator = new Collator({ retentionSeconds: config.history.seconds, maxKeys: config.history.maxKeys });
   const hub = new Hub({
     maxBufferedBytes: config.ws.maxBufferedBytes,
+    memoryBudgetBytes: config.ws.memoryBudgetBytes,
     maxClients: config.ws.maxClients,
+    messagesPerSecond: config.ws.messagesPerSecond,
+    messageBurst: config.ws.messageBurst,
     pingIntervalMs: config.ws.pingIntervalSeconds * 1000,
     snapshotWindows: config.ws.snapshotWindows,
+    snapshotMaxKeys: config.ws.snapshotMaxKeys,
     logger: logger.child({ component: 'hub' }),
     metrics,
-    snapshot: (include, windows) => collator.snapshot(include, windows),
+    snapshot: (include, windows, maxKeys) => collator.snapshot(include, windows, maxKeys),
     snapshotVersion: () => collator.version,
   });
 
@@ -101,6 +106,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     caughtUp: () => follower.status.caughtUp,
     maxPayloadBytes: config.ws.maxPayloadBytes,
     snapshotWindows: config.ws.snapshotWindows,
+    pageMaxKeys: config.ws.snapshotMaxKeys,
+    restRequestsPerMinute: config.rest.requestsPerMinute,
   });
 
   let evictionTimer: NodeJS.Timeout | undefined;

@@ -10,9 +10,14 @@
  *   changes arrive together (the consumer hands over what Kafka fetched, so batches grow exactly
  *   when the gateway is busy), each client's frames go out in one write (cork/uncork) instead of
  *   one system call per frame.
- * - Each client's send queue is bounded (`maxBufferedBytes`): a client that falls behind is
- *   closed with 1008 instead of growing the gateway's memory or delaying the others (ws writes
- *   never block; the check costs one read of the socket's queue length).
+ * - Each client's frames wait in its own SendQueue, which hands them to the socket a small window
+ *   at a time: a new snapshot replaces a queued one, live frames beyond `maxBufferedBytes` mark
+ *   the client too slow (closed with 1008), and every queued byte is charged to one memory budget
+ *   for all clients (`memoryBudgetBytes`), from which the number of clients follows: each
+ *   connection reserves its socket's write window. A client that would overdraw it is closed with
+ *   1013, so no client — nor many together — can grow the gateway past its budget.
+ * - Each client message may cost a snapshot, so messages are rate-limited per connection
+ *   (`messagesPerSecond`, `messageBurst`); a client that floods is closed with 1008.
  * - A ping every `pingIntervalMs`; a client that has not answered the previous one is dropped, so
  *   dead peers (a laptop that went to sleep) do not pile up.
  * - Client misbehaviour (a refused message, an oversized or malformed frame, a slow reader) is a
@@ -25,6 +30,8 @@ import { scopeAllows, type AccountScope } from './access.js';
 import { LogThrottle } from './log-throttle.js';
 import type { DropReason, GatewayMetrics } from './metrics.js';
 import { encodeView, errorMessage, matchesFilter, parseClientMessage, type ClientMessageError, type Filter, type WindowView } from './protocol.js';
+import { MemoryBudget, SOCKET_WRITE_WINDOW, SendQueue, type Snapshot } from './send-queue.js';
+import { TokenBucket } from './token-bucket.js';
 
 /** Close codes (RFC 6455 §7.4.1). */
 const CloseCode = {
@@ -47,18 +54,28 @@ const DROP_EXPLANATIONS: Record<DropReason, string> = {
   oversized_message: 'websocket client dropped: it sent a frame over the size limit (closed with 1009)',
   invalid_frame: 'websocket client dropped: it sent a malformed websocket frame',
   too_many_clients: 'websocket client turned away: too many clients (closed with 1013)',
+  message_flood: 'websocket client dropped: it sent messages faster than the per-connection limit (closed with 1008)',
+  memory_budget: 'websocket client dropped: its queue would overdraw the memory budget of all clients (closed with 1013)',
 };
 
 export interface HubOptions {
+  /** Live-frame bytes one client may have waiting before it counts as too slow. */
   maxBufferedBytes: number;
+  /** Bytes queued for all clients together (each connection reserves SOCKET_WRITE_WINDOW of it). */
+  memoryBudgetBytes: number;
   /** Clients beyond this are turned away (1013): each costs memory and a share of every fan-out. */
   maxClients: number;
+  /** Sustained messages per second one client may send, and how many at once. */
+  messagesPerSecond: number;
+  messageBurst: number;
   pingIntervalMs: number;
   snapshotWindows: number;
+  /** Most views in one snapshot (newest windows first). */
+  snapshotMaxKeys: number;
   logger: Logger;
   metrics: GatewayMetrics;
-  /** The current counts that `include` lets through, in the `windows` most recent windows, oldest first. */
-  snapshot(include: (view: WindowView) => boolean, windows: number): WindowView[];
+  /** The current counts that `include` lets through, in the `windows` most recent windows, oldest first, at most `maxKeys`. */
+  snapshot(include: (view: WindowView) => boolean, windows: number, maxKeys: number): { views: WindowView[]; truncated: boolean };
   /** Changes whenever a snapshot would differ (Collator.version). */
   snapshotVersion(): number;
 }
@@ -74,14 +91,11 @@ class Client {
   filter: Filter = {};
   /** Answered the last ping. */
   alive = true;
-  /**
-   * Bytes of the last snapshot that may still sit in the send queue: a big snapshot on connect is
-   * not a sign of a slow client, so it is allowed on top of the limit until the queue first drains.
-   */
-  snapshotAllowance = 0;
 
   constructor(
     readonly socket: WebSocket,
+    readonly queue: SendQueue,
+    readonly messages: TokenBucket,
     readonly scope: AccountScope,
     readonly id: number,
     /** The TCP socket under the websocket, to batch writes; absent in tests that have none. */
@@ -117,9 +131,11 @@ export class Hub {
    * collation.
    */
   #fullSnapshots: { version: number; byWindows: Map<number, Buffer[]> } = { version: -1, byWindows: new Map() };
+  readonly #budget: MemoryBudget;
 
   constructor(options: HubOptions) {
     this.#options = options;
+    this.#budget = new MemoryBudget(options.memoryBudgetBytes);
     this.#heartbeat = setInterval(() => this.#ping(), options.pingIntervalMs);
     this.#heartbeat.unref();
   }
@@ -128,14 +144,35 @@ export class Hub {
     return this.#clients.size;
   }
 
+  /** Bytes charged to the memory budget now: queued frames and each connection's write window. */
+  get queuedBytes(): number {
+    return this.#budget.usedBytes;
+  }
+
   /** Takes over an upgraded connection: sends the snapshot, then live updates. */
   connect(socket: WebSocket, scope: AccountScope, options: ConnectOptions = {}): void {
-    if (this.#clients.size >= this.#options.maxClients) {
+    if (this.#clients.size >= this.#options.maxClients || !this.#budget.tryCharge(SOCKET_WRITE_WINDOW)) {
       this.#countDrop('too_many_clients');
       socket.close(CloseCode.tryAgainLater, 'too many clients');
       return;
     }
-    const client = new Client(socket, scope, this.#nextId++, options.transport, options.snapshotWindows ?? this.#options.snapshotWindows);
+    const { maxBufferedBytes, messagesPerSecond, messageBurst } = this.#options;
+    const queue = new SendQueue(socket, this.#budget, maxBufferedBytes, {
+      buildSnapshot: () => this.#buildSnapshot(client),
+      overdrawn: (reason) => {
+        if (reason === 'over_client_limit') this.#drop(client, 'slow_consumer', CloseCode.policyViolation, 'send queue full: client too slow');
+        else this.#drop(client, 'memory_budget', CloseCode.tryAgainLater, 'gateway memory budget reached: try again later');
+      },
+    });
+    const client: Client = new Client(
+      socket,
+      queue,
+      new TokenBucket(messagesPerSecond, messageBurst, Date.now()),
+      scope,
+      this.#nextId++,
+      options.transport,
+      options.snapshotWindows ?? this.#options.snapshotWindows,
+    );
     const log = this.#options.logger;
     this.#clients.add(client);
     this.#index(client);
@@ -174,19 +211,14 @@ export class Hub {
     const frame = encodeView(view);
     let sent = 0;
     // Plain loops rather than #watchers(): this is the hot path, once per client per change.
+    const frames = [frame];
     for (const client of this.#everyAccount) {
-      if (client.accepts(view) && this.#admit(client)) {
-        client.socket.send(frame, { binary: false });
-        sent += 1;
-      }
+      if (client.accepts(view) && this.#deliver(client, frames)) sent += 1;
     }
     const watchers = this.#byAccount.get(view.account_id);
     if (watchers) {
       for (const client of watchers) {
-        if (client.accepts(view) && this.#admit(client)) {
-          client.socket.send(frame, { binary: false });
-          sent += 1;
-        }
+        if (client.accepts(view) && this.#deliver(client, frames)) sent += 1;
       }
     }
     return sent;
@@ -205,12 +237,10 @@ export class Hub {
     }
     let sent = 0;
     for (const [client, frames] of outbox) {
-      // The queue is judged once, before the batch: the batch itself is not the client's fault.
-      if (!this.#admit(client)) continue;
       client.transport?.cork();
-      for (const frame of frames) client.socket.send(frame, { binary: false });
+      const delivered = this.#deliver(client, frames);
       client.transport?.uncork();
-      sent += frames.length;
+      if (delivered) sent += frames.length;
     }
     return sent;
   }
@@ -232,6 +262,12 @@ export class Hub {
   }
 
   #onMessage(client: Client, data: RawData, isBinary: boolean): void {
+    // A client already dropped may still have messages in flight while its socket closes.
+    if (!this.#clients.has(client)) return;
+    if (!client.messages.take(Date.now())) {
+      this.#drop(client, 'message_flood', CloseCode.policyViolation, 'too many messages');
+      return;
+    }
     if (isBinary) {
       this.#reply(client, 'binary_not_supported', 'send text frames: JSON or the text close');
       return;
@@ -259,29 +295,30 @@ export class Hub {
     this.#sendSnapshot(client);
   }
 
+  /** Asks for the client's snapshot in place of any it has not received yet (built when its socket can take it). */
   #sendSnapshot(client: Client): void {
-    const frames = this.#snapshotFrames(client);
-    let bytes = 0;
-    for (const frame of frames) {
-      if (client.socket.readyState !== WebSocket.OPEN) return;
-      bytes += frame.length;
-      client.socket.send(frame, { binary: false });
-    }
-    client.snapshotAllowance = Math.max(client.snapshotAllowance, bytes);
-    if (frames.length > 0) this.#options.metrics.messagesSent.inc({ kind: 'snapshot' }, frames.length);
+    if (client.socket.readyState === WebSocket.OPEN) client.queue.requestSnapshot();
   }
 
-  #snapshotFrames(client: Client): Buffer[] {
-    const { snapshot, snapshotVersion } = this.#options;
+  /** The client's snapshot as of now: the shared one for an unrestricted client without a filter, else its own. */
+  #buildSnapshot(client: Client): Snapshot {
     const windows = client.snapshotWindows;
-    if (!client.scope.all || client.filter.account !== undefined || client.filter.store !== undefined) {
-      return snapshot((view) => client.accepts(view), windows).map(encodeView);
-    }
-    const version = snapshotVersion();
+    const own = !client.scope.all || client.filter.account !== undefined || client.filter.store !== undefined;
+    const snapshot: Snapshot = own
+      ? { shared: false, views: this.#takeSnapshot((view) => client.accepts(view), windows) }
+      : { shared: true, frames: this.#sharedSnapshotFrames(windows) };
+    const frames = snapshot.shared ? snapshot.frames.length : snapshot.views.length;
+    if (frames > 0) this.#options.metrics.messagesSent.inc({ kind: 'snapshot' }, frames);
+    return snapshot;
+  }
+
+  /** The encoded snapshot of everything, cached until a count changes and shared by every unrestricted client. */
+  #sharedSnapshotFrames(windows: number): Buffer[] {
+    const version = this.#options.snapshotVersion();
     if (this.#fullSnapshots.version !== version) this.#fullSnapshots = { version, byWindows: new Map() };
     let frames = this.#fullSnapshots.byWindows.get(windows);
     if (!frames) {
-      frames = snapshot(() => true, windows).map(encodeView);
+      frames = this.#takeSnapshot(() => true, windows).map(encodeView);
       // Clients choose `windows`: a few sizes are worth sharing (the default, the dashboard's),
       // but a client asking for every size in turn must not grow the cache without bound.
       if (this.#fullSnapshots.byWindows.size >= MAX_SHARED_SNAPSHOTS) this.#fullSnapshots.byWindows.clear();
@@ -290,25 +327,23 @@ export class Hub {
     return frames;
   }
 
-  /** Whether a live update may be written to the client now; drops it when its queue is full. */
-  #admit(client: Client): boolean {
-    const { socket } = client;
-    if (socket.readyState !== WebSocket.OPEN) return false;
-    const queued = socket.bufferedAmount;
-    const limit = this.#options.maxBufferedBytes;
-    if (queued <= limit) {
-      client.snapshotAllowance = 0;
-    } else if (queued > limit + client.snapshotAllowance) {
-      this.#drop(client, 'slow_consumer', CloseCode.policyViolation, 'send queue full: client too slow');
-      return false;
-    }
-    return true;
+  #takeSnapshot(include: (view: WindowView) => boolean, windows: number): WindowView[] {
+    const { views, truncated } = this.#options.snapshot(include, windows, this.#options.snapshotMaxKeys);
+    if (truncated) this.#options.metrics.snapshotsTruncated.inc({ surface: 'websocket' });
+    return views;
+  }
+
+  /** Queues live frames for the client; false (and the client dropped) when it cannot take them. */
+  #deliver(client: Client, frames: readonly Buffer[]): boolean {
+    if (client.socket.readyState !== WebSocket.OPEN) return false;
+    return client.queue.pushLive(frames);
   }
 
   #reply(client: Client, error: ClientMessageError, message: string): void {
     this.#options.metrics.clientErrors.inc({ error });
     this.#warnThrottled(`rejected:${error}`, { client: client.id, error, detail: message }, 'websocket client message refused');
-    if (client.socket.readyState === WebSocket.OPEN) client.socket.send(errorMessage(error, message));
+    // Through the queue: the answer comes after the snapshot of a filter set before it.
+    if (client.socket.readyState === WebSocket.OPEN) client.queue.pushAnswer(Buffer.from(errorMessage(error, message)));
   }
 
   #ping(): void {
@@ -345,6 +380,8 @@ export class Hub {
 
   #remove(client: Client): void {
     if (!this.#clients.delete(client)) return;
+    client.queue.clear();
+    this.#budget.release(SOCKET_WRITE_WINDOW);
     this.#unindex(client);
     this.#options.metrics.clientsConnected.dec();
   }

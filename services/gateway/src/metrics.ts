@@ -4,12 +4,14 @@
  */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type DropReason = 'slow_consumer' | 'ping_timeout' | 'oversized_message' | 'invalid_frame' | 'too_many_clients';
+export type DropReason = 'slow_consumer' | 'ping_timeout' | 'oversized_message' | 'invalid_frame' | 'too_many_clients' | 'message_flood' | 'memory_budget';
 
 /** Values read at scrape time rather than kept in step on every record. */
 export interface GaugeProbes {
   keysHeld(): number;
   consumerOffset(): number;
+  /** Bytes charged to the websocket clients' memory budget. */
+  queuedBytes(): number;
 }
 
 export function createGatewayMetrics(registry: Registry, probes: GaugeProbes) {
@@ -62,6 +64,20 @@ export function createGatewayMetrics(registry: Registry, probes: GaugeProbes) {
       collect() {
         this.set(probes.keysHeld());
       },
+    }),
+    queuedBytes: new Gauge({
+      name: 'eric_gateway_ws_queued_bytes',
+      help: 'Bytes charged to the memory budget of all websocket clients (GATEWAY_WS_MEMORY_BUDGET_BYTES): frames waiting for a client, and each connection\'s socket write window.',
+      registers: [registry],
+      collect() {
+        this.set(probes.queuedBytes());
+      },
+    }),
+    snapshotsTruncated: new Counter({
+      name: 'eric_gateway_snapshots_truncated_total',
+      help: 'Snapshots cut at GATEWAY_SNAPSHOT_MAX_KEYS views (the newest windows kept), by surface (websocket, rest).',
+      labelNames: ['surface'] as const,
+      registers: [registry],
     }),
     keysEvicted: new Counter({
       name: 'eric_gateway_keys_evicted_total',

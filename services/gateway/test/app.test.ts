@@ -11,7 +11,8 @@ import { parseAllowedOrigins } from '../src/origin-policy.js';
 import { buildApp } from '../src/app.js';
 import { Collator } from '../src/collator.js';
 import type { WindowView } from '../src/protocol.js';
-import { Hub } from '../src/hub.js';
+import { SOCKET_WRITE_WINDOW } from '../src/send-queue.js';
+import { Hub, type HubOptions } from '../src/hub.js';
 import { createGatewayMetrics } from '../src/metrics.js';
 import { TestClient, closeCodeAfterUnreadSend, waitUntil, type Frame } from './ws-client.js';
 
@@ -23,18 +24,30 @@ function capturingLogger(lines: Array<Record<string, unknown>>) {
   return createLogger('gateway', 'debug', { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
 }
 
-async function harness(tokens = '', maxClients = 100, logger = createLogger('gateway', 'silent')) {
+interface HarnessOptions {
+  hub?: Partial<HubOptions>;
+  collatorMaxKeys?: number;
+  pageMaxKeys?: number;
+  restRequestsPerMinute?: number;
+}
+
+async function harness(tokens = '', maxClients = 100, logger = createLogger('gateway', 'silent'), options: HarnessOptions = {}) {
   const registry = createMetricsRegistry();
-  const collator = new Collator({ retentionSeconds: 3600, maxKeys: 1000 });
-  const metrics = createGatewayMetrics(registry, { keysHeld: () => collator.size, consumerOffset: () => 0 });
+  const collator = new Collator({ retentionSeconds: 3600, maxKeys: options.collatorMaxKeys ?? 1000 });
+  const metrics = createGatewayMetrics(registry, { keysHeld: () => collator.size, consumerOffset: () => 0, queuedBytes: () => hub.queuedBytes });
   const hub = new Hub({
     maxBufferedBytes: 1 << 20,
+    memoryBudgetBytes: 64 << 20,
     maxClients,
+    messagesPerSecond: 5,
+    messageBurst: 20,
     pingIntervalMs: 60_000,
     snapshotWindows: 30,
+    snapshotMaxKeys: 50_000,
     logger,
     metrics,
-    snapshot: (include, windows) => collator.snapshot(include, windows),
+    snapshot: (include, windows, maxKeys) => collator.snapshot(include, windows, maxKeys),
+    ...options.hub,
     snapshotVersion: () => collator.version,
   });
   const app = await buildApp({
@@ -50,6 +63,8 @@ async function harness(tokens = '', maxClients = 100, logger = createLogger('gat
     caughtUp: () => true,
     maxPayloadBytes: 4096,
     snapshotWindows: 30,
+    pageMaxKeys: options.pageMaxKeys ?? 50_000,
+    restRequestsPerMinute: options.restRequestsPerMinute ?? 1000,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const { port } = app.server.address() as AddressInfo;
@@ -63,7 +78,7 @@ async function harness(tokens = '', maxClients = 100, logger = createLogger('gat
     return hub.publish(changed);
   };
   const metric = async (line: RegExp) => Number((await registry.metrics()).split('\n').find((l) => line.test(l))?.split(' ').pop() ?? 0);
-  return { app, hub, feed, metric, port, ws: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` };
+  return { app, hub, collator, feed, metric, port, ws: `ws://127.0.0.1:${port}/ws`, http: `http://127.0.0.1:${port}` };
 }
 
 describe('gateway app (no broker)', () => {
@@ -179,7 +194,11 @@ describe('gateway app (no broker)', () => {
     expect((await fetch(`${h.http}/api/active-visitors?windows=0`, auth)).status).toBe(400);
     expect((await fetch(`${h.http}/api/active-visitors?account=5`, auth)).status).toBe(403);
     const body = (await (await fetch(`${h.http}/api/active-visitors?store=web`, auth)).json()) as Frame;
-    expect(body).toEqual({ caught_up: true, results: [{ account_id: 1, store_id: 'web', ts_from: WINDOW[0], ts_to: WINDOW[1], count: 9, final: false }] });
+    expect(body).toEqual({
+      caught_up: true,
+      results: [{ account_id: 1, store_id: 'web', ts_from: WINDOW[0], ts_to: WINDOW[1], count: 9, final: false }],
+      next_cursor: null,
+    });
   });
 
   it('turns away clients beyond the limit with 1013', async () => {
@@ -206,7 +225,7 @@ describe('gateway app (no broker)', () => {
 
   it('refuses bad messages with a rate-limited warning, never an error', async () => {
     const lines: Array<Record<string, unknown>> = [];
-    const h = await harness('', 100, capturingLogger(lines));
+    const h = await harness('', 100, capturingLogger(lines), { hub: { messageBurst: 100 } });
     app = h.app;
     const client = await connect(h.ws);
     for (let i = 0; i < 50; i += 1) client.send({ type: 'setFilter', filter: { acount: 352 } });
@@ -223,5 +242,98 @@ describe('gateway app (no broker)', () => {
     const client = await connect(h.ws);
     h.hub.close();
     expect((await client.closed).code).toBe(1001);
+  });
+
+  // Hostile or heavy clients.
+  /** `keys` counts in the current window, one per account, all of store "web". */
+  const fill = (collator: Collator, keys: number) => {
+    for (let account = 1; account <= keys; account += 1) {
+      collator.apply({ account_id: account, store_id: 'web', window: WINDOW, count: 1, final: false, partition: 0, emitted_at: NOW }, NOW);
+    }
+  };
+  const openConnections = (h: { app: FastifyInstance }) =>
+    new Promise<number>((resolve, reject) => h.app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+
+  it('closes a client that floods messages with 1008 and keeps serving the others', async () => {
+    const h = await harness();
+    app = h.app;
+    const flooder = await connect(h.ws);
+    const calm = await connect(h.ws);
+    for (let i = 0; i < 30; i += 1) flooder.send({ type: 'setFilter', filter: { account: i } });
+    expect(await flooder.closed).toEqual({ code: 1008, reason: 'too many messages' });
+    expect(await h.metric(/^eric_gateway_clients_dropped_total\{reason="message_flood"\}/)).toBe(1);
+    h.feed({ account_id: 1, count: 3 });
+    await calm.waitFor((f) => f.count === 3, 'the live count at the calm client');
+  });
+
+  it('keeps its memory flat when a client that never reads sends setFilter after setFilter, and drops it', async () => {
+    const h = await harness('', 100, undefined, { collatorMaxKeys: 30_000 });
+    app = h.app;
+    fill(h.collator, 20_000);
+    const reader = await connect(h.ws);
+    await reader.sync();
+    const rssBefore = process.memoryUsage().rss;
+    const hostile = await connect(h.ws);
+    hostile.socket.pause(); // never reads: every snapshot would stay queued in the gateway
+    for (let i = 0; i < 400; i += 1) hostile.send({ type: 'setFilter', filter: { store: 'web' } });
+    await waitUntil(async () => (await h.metric(/^eric_gateway_clients_dropped_total\{reason="message_flood"\}/)) === 1, 'the flooder to be dropped');
+    const grownMiB = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
+    // 400 snapshots of 20 000 counts are ~800 MB; one is ~2 MB.
+    expect(grownMiB).toBeLessThan(200);
+    expect(h.hub.queuedBytes).toBe(SOCKET_WRITE_WINDOW); // the reader's window: the flooder's queue is gone
+    // It never answers the close frame: its connection is cut after the close timeout, not held 30 s.
+    await waitUntil(async () => (await openConnections(h)) === 1, "the flooder's connection to be cut", 20_000);
+    expect(reader.socket.readyState).toBe(1);
+  }, 60_000); // it waits out the 5 s close timeout on purpose
+
+  it('closes a client whose own snapshot would overdraw the memory budget with 1013', async () => {
+    const h = await harness('', 100, undefined, { collatorMaxKeys: 30_000, hub: { memoryBudgetBytes: 1 << 20 } });
+    app = h.app;
+    fill(h.collator, 20_000);
+    const everything = await connect(h.ws); // the shared snapshot: held once, not charged per client
+    const filtered = await connect(h.ws);
+    filtered.send({ type: 'setFilter', filter: { store: 'web' } }); // ~2 MB encoded for it alone
+    expect(await filtered.closed).toEqual({ code: 1013, reason: 'gateway memory budget reached: try again later' });
+    expect(await h.metric(/^eric_gateway_clients_dropped_total\{reason="memory_budget"\}/)).toBe(1);
+    await waitUntil(() => everything.counts.length === 20_000, 'the whole shared snapshot');
+  });
+
+  it('serves a window of 200 000 keys: a capped websocket snapshot, and every key over REST pages', async () => {
+    const h = await harness('', 100, undefined, { collatorMaxKeys: 300_000 });
+    app = h.app;
+    fill(h.collator, 200_000);
+
+    const client = await connect(h.ws);
+    await client.sync();
+    expect(client.counts.length).toBe(50_000);
+    expect(await h.metric(/^eric_gateway_snapshots_truncated_total\{surface="websocket"\}/)).toBe(1);
+
+    const seen = new Set<number>();
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: string = cursor === null ? '' : `?cursor=${cursor}`;
+      const response = await fetch(`${h.http}/api/active-visitors${query}`);
+      expect(response.status).toBe(200);
+      const page = (await response.json()) as { results: WindowView[]; next_cursor: string | null };
+      expect(page.results.length).toBeLessThanOrEqual(50_000);
+      for (const view of page.results) seen.add(view.account_id);
+      cursor = page.next_cursor;
+      pages += 1;
+    } while (cursor !== null && pages < 10);
+    expect([seen.size, pages]).toEqual([200_000, 4]);
+    expect((await fetch(`${h.http}/api/active-visitors?cursor=bm9wZQ`)).status).toBe(400);
+  });
+  it('tells an address that polls the REST snapshot in a loop to slow down (429), without touching the websocket', async () => {
+    const h = await harness('', 100, undefined, { restRequestsPerMinute: 3 });
+    app = h.app;
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i += 1) statuses.push((await fetch(`${h.http}/api/active-visitors`)).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const refused = await fetch(`${h.http}/api/active-visitors`);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    const client = await connect(h.ws);
+    h.feed({ account_id: 2, count: 4 });
+    await client.waitFor((f) => f.count === 4, 'a live count');
   });
 });

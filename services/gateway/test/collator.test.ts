@@ -30,7 +30,7 @@ describe('Collator', () => {
       changed: true,
       view: { account_id: 1, store_id: 'web', ts_from: 1_732_471_200, ts_to: 1_732_471_260, count: 5, final: false },
     });
-    expect(c.snapshot()).toEqual([outcome.changed && outcome.view]);
+    expect(c.snapshot().views).toEqual([outcome.changed && outcome.view]);
     expect(c.size).toBe(1);
   });
 
@@ -39,7 +39,7 @@ describe('Collator', () => {
     c.apply(result({ count: 4 }), NOW);
     expect(c.apply(result({ count: 6, final: true }), NOW)).toMatchObject({ changed: true, view: { count: 6, final: true } });
     expect(c.apply(result({ count: 5, final: false }), NOW)).toEqual({ changed: false, reason: 'stale_provisional' });
-    expect(c.snapshot()).toMatchObject([{ count: 6, final: true }]);
+    expect(c.snapshot().views).toMatchObject([{ count: 6, final: true }]);
   });
 
   it('reports a repeated identical result as unchanged, so no frame goes out for it', () => {
@@ -69,7 +69,7 @@ describe('Collator', () => {
     c.apply(result({ account_id: 2, store_id: null, count: 3 }), NOW);
     c.apply(result({ account_id: 1, store_id: null, window: [1_732_471_260, 1_732_471_320], count: 4 }), NOW);
     expect(c.size).toBe(4);
-    expect(c.snapshot().map((v) => [v.account_id, v.store_id, v.ts_from, v.count])).toEqual([
+    expect(c.snapshot().views.map((v) => [v.account_id, v.store_id, v.ts_from, v.count])).toEqual([
       [1, null, 1_732_471_200, 1],
       [1, 'null', 1_732_471_200, 2],
       [2, null, 1_732_471_200, 3],
@@ -84,7 +84,7 @@ describe('Collator', () => {
       c.apply(result({ account_id: 1, window: [start, start + 60], count: w }), NOW);
       c.apply(result({ account_id: 2, window: [start, start + 60], count: 10 + w }), NOW);
     }
-    const recent = c.snapshot((v) => v.account_id === 2, 2);
+    const recent = c.snapshot((v) => v.account_id === 2, 2).views;
     expect(recent.map((v) => [v.account_id, v.ts_from, v.count])).toEqual([
       [2, 1_732_471_180, 13],
       [2, 1_732_471_240, 14],
@@ -98,7 +98,7 @@ describe('Collator', () => {
     expect(c.size).toBe(2);
     expect(c.evictExpired(NOW)).toBe(1);
     expect(c.size).toBe(1);
-    expect(c.snapshot().map((v) => v.ts_from)).toEqual([NOW - 120]);
+    expect(c.snapshot().views.map((v) => v.ts_from)).toEqual([NOW - 120]);
     expect(c.apply(result({ window: [NOW - 700, NOW - 640] }), NOW)).toEqual({ changed: false, reason: 'expired' });
   });
 
@@ -115,7 +115,7 @@ describe('Collator', () => {
     c.apply(result({ window: windows[2]!, account_id: 1 }), NOW);
     c.apply(result({ window: windows[2]!, account_id: 2 }), NOW);
     expect(c.size).toBe(3);
-    expect(c.snapshot().map((v) => [v.ts_from, v.account_id])).toEqual([
+    expect(c.snapshot().views.map((v) => [v.ts_from, v.account_id])).toEqual([
       [NOW - 120, 1],
       [NOW - 60, 1],
       [NOW - 60, 2],
@@ -137,8 +137,27 @@ describe('Collator', () => {
   it('hands out snapshots that later changes do not alter', () => {
     const c = collator();
     c.apply(result({ count: 1 }), NOW);
-    const before = c.snapshot();
+    const before = c.snapshot().views;
     c.apply(result({ count: 2 }), NOW);
     expect(before[0]?.count).toBe(1);
+  });
+  it('snapshots a window of 200 000 keys, and caps a snapshot at the newest maxKeys views', () => {
+    const c = collator({ maxKeys: 300_000 });
+    const crowded: [number, number] = [NOW - 60, NOW];
+    c.apply(result({ account_id: 0, window: [NOW - 120, NOW - 60] }), NOW);
+    for (let account = 1; account <= 200_000; account += 1) c.apply(result({ account_id: account, window: crowded }), NOW);
+
+    const whole = c.snapshot();
+    expect(whole.truncated).toBe(false);
+    expect(whole.views).toHaveLength(200_001);
+    expect(whole.views[0]).toMatchObject({ account_id: 0, ts_from: NOW - 120 });
+
+    // The newest window is kept first; the cut goes by key order inside it, and says so.
+    const capped = c.snapshot(undefined, Infinity, 1_000);
+    expect(capped.truncated).toBe(true);
+    expect(capped.views).toHaveLength(1_000);
+    expect(capped.views.every((v) => v.ts_from === NOW - 60)).toBe(true);
+    expect(capped.views.at(-1)?.account_id).toBe(1_000);
+    expect(c.snapshot(undefined, Infinity, 200_001).truncated).toBe(false);
   });
 });
