@@ -45,7 +45,9 @@ async function benchGenerator() {
 
 async function startService(topic) {
   const child = spawn(process.execPath, [`${dist}/main.js`], {
-    env: { ...process.env, KAFKA_BROKERS: brokers, TOPIC_VISITS: topic, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), PRODUCER_RATE: '0', LOG_LEVEL: 'warn' },
+    env: { ...process.env, KAFKA_BROKERS: brokers, TOPIC_VISITS: topic, HTTP_HOST: '127.0.0.1', HTTP_PORT: String(port), PRODUCER_RATE: '0', LOG_LEVEL: 'warn',
+      // The throughput of ingestion itself is measured, not its per-address and per-account limits.
+      PRODUCER_INGEST_ACCOUNT_VISITS_PER_SECOND: '0', PRODUCER_INGEST_CLIENT_REQUESTS_PER_SECOND: '0' },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   const deadline = Date.now() + 30_000;
