@@ -16,6 +16,7 @@
 import type { kafka, Logger } from '@eric/shared';
 import { withoutPayload, type DeadLetter } from '../dead-letter.js';
 import type { AggregatorMetrics } from '../metrics.js';
+import { InFlight } from './in-flight.js';
 
 /** The copies tried, in order: the record with its payload cut, then the headers alone. */
 export type DeadLetterCopy = 'truncated' | 'headers_only';
@@ -30,8 +31,7 @@ class Attempt {
 export class DeadLetterWriter {
   readonly #refused: Array<{ attempt: Attempt; error: Error | kafka.LibrdKafkaError }> = [];
   /** Dead letters produced whose delivery report has not come yet. */
-  #inFlight = 0;
-  #onSettled: (() => void) | undefined;
+  readonly #inFlight = new InFlight();
 
   constructor(
     private readonly producer: () => kafka.Producer,
@@ -48,19 +48,13 @@ export class DeadLetterWriter {
   delivered(error: kafka.LibrdKafkaError | null | undefined, opaque: unknown): boolean {
     if (!(opaque instanceof Attempt)) return false;
     if (error) this.#refused.push({ attempt: opaque, error });
-    if (--this.#inFlight === 0) this.#onSettled?.();
+    this.#inFlight.settle();
     return true;
   }
 
   /** Resolves once every dead letter produced so far has its delivery report; call it after a successful flush. */
   settled(): Promise<void> {
-    if (this.#inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      this.#onSettled = () => {
-        this.#onSettled = undefined;
-        resolve();
-      };
-    });
+    return this.#inFlight.settled();
   }
 
   /**
@@ -87,7 +81,7 @@ export class DeadLetterWriter {
     const { key, value, timestamp, headers } = attempt.letter;
     try {
       this.producer().produce(this.topic, null, value, key, timestamp, attempt, headers);
-      this.#inFlight++;
+      this.#inFlight.add();
     } catch (error) {
       // produce() refuses before Kafka sees the record (e.g. larger than message.max.bytes).
       this.#refused.push({ attempt, error: error as Error });

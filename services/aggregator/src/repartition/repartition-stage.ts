@@ -38,6 +38,7 @@ import {
   type VisitLimits,
 } from '@eric/shared';
 import { deadLetter } from '../dead-letter.js';
+import { InFlight } from './in-flight.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import { createStageConsumer, createStageProducer } from '../kafka-clients.js';
 import { SourceProgress, parseSourceCheckpoint } from './source-progress.js';
@@ -87,6 +88,8 @@ export class RepartitionStage {
   readonly #partitions = new Set<number>();
   readonly #atEnd = new Set<number>();
   #deliveryErrors: kafka.LibrdKafkaError[] = [];
+  /** Forwarded visits and watermarks whose delivery report has not come yet. */
+  readonly #forwarding = new InFlight();
   readonly #deadLetters: DeadLetterWriter;
   /** Offsets forwarded but not yet committed (a commit failed, e.g. during a rebalance). */
   readonly #uncommitted = new Map<number, number>();
@@ -126,7 +129,9 @@ export class RepartitionStage {
     const { settings } = this.options;
     this.#producer = createStageProducer(settings, 'repartition', this.#log, { dr_cb: true });
     this.#producer.on('delivery-report', (error, report) => {
-      if (!this.#deadLetters.delivered(error, report?.opaque) && error) this.#deliveryErrors.push(error);
+      if (this.#deadLetters.delivered(error, report?.opaque)) return;
+      this.#forwarding.settle();
+      if (error) this.#deliveryErrors.push(error);
     });
     this.#producer.setPollInterval(10);
     await Promise.all([kafka.connect(this.#producer), this.#joinGroup()]);
@@ -299,14 +304,22 @@ export class RepartitionStage {
     toPartition.forEach((visits, partition) => {
       forwarded += visits.length;
       if (this.options.format === 'json') {
-        for (const visit of visits) producer.produce(topics.repartition, partition, encodeVisit(visit), repartitionKey(visit));
+        for (const visit of visits) {
+          producer.produce(topics.repartition, partition, encodeVisit(visit), repartitionKey(visit));
+          this.#forwarding.add();
+        }
       } else {
-        for (const value of encodeVisitBatches(visits)) producer.produce(topics.repartition, partition, value, null);
+        for (const value of encodeVisitBatches(visits)) {
+          producer.produce(topics.repartition, partition, value, null);
+          this.#forwarding.add();
+        }
       }
     });
     // After the visits, in the same producer: a count stage reads them before the watermark.
     for (const source of nextOffsets.keys()) this.#sendWatermark(this.#sources.flowing(source));
     if (!(await this.#flushUntilAcknowledged())) return false;
+    // Kafka has answered for every record; wait until the stage has read every answer.
+    await this.#forwarding.settled();
     // A refused dead letter is sent again without its payload, never a reason to stop.
     for (;;) {
       await this.#deadLetters.settled();
@@ -330,6 +343,7 @@ export class RepartitionStage {
     const key = watermarkKey(watermark.source);
     for (let partition = 0; partition < this.options.partitions; partition++) {
       this.#producer!.produce(this.options.topics.repartition, partition, value, key);
+      this.#forwarding.add();
     }
   }
 
