@@ -294,7 +294,7 @@ describe('dashboard page in headless Chromium', () => {
       await expect.poll(() => page.locator('#current-count').textContent()).toBe('9');
       expect(page.url()).toBe(`${locked.baseUrl}/?account=5`);
       expect(urls.some((url) => url.includes('/ws'))).toBe(true);
-      expect(urls.filter((url) => url.includes('token') || url.includes('board'))).toEqual([]);
+      expect(urls.filter((url) => url.includes('token=') || url.includes(TOKEN) || url.includes(encodeURIComponent(TOKEN)))).toEqual([]);
       await page.close();
     });
   });
