@@ -9,8 +9,11 @@
  * the stage that must copy it would fail on it after every restart. 16 KiB is the largest visit
  * accepted by default (VISIT_MAX_BYTES), so a valid-sized message is always copied whole.
  *
- * The same format serves both stages: the repartition stage copies invalid input, the count stage
- * a visit over the cap of ids per window (its source is then the repartition topic).
+ * The repartition stage copies invalid input so. The count stage dead-letters the visits over the
+ * cap of ids per window (its source is then the repartition topic) as *packed* letters: the
+ * visits of one window and one transaction together, a JSON array of up to 256 KiB that is never
+ * cut (count/capped-visits.ts says why), with the same headers plus the last source offset, the
+ * number of visits and what the caller adds (the window).
  */
 import type { kafka } from '@eric/shared';
 
@@ -50,7 +53,36 @@ export interface Payload {
 export function deadLetter(source: DeadLetterSource, rejection: Rejection, payload: Payload, rejectedAt = new Date()): DeadLetter {
   const key = payload.key === undefined || payload.key === null ? null : Buffer.isBuffer(payload.key) ? payload.key : Buffer.from(payload.key);
   const value = payload.value ?? null;
-  const headers: kafka.MessageHeader[] = [
+  const headers = commonHeaders(source, rejection, rejectedAt);
+  if (value && value.length > DEAD_LETTER_MAX_BYTES) headers.push({ 'eric.original.size': String(value.length) });
+  if (key && key.length > DEAD_LETTER_MAX_BYTES) headers.push({ 'eric.original.key.size': String(key.length) });
+  return { source, reason: rejection.reason, key: cut(key), value: cut(value), timestamp: payload.timestamp, headers };
+}
+
+/** Where the messages of a packed letter were read: offsets `offset` to `lastOffset` of one partition. */
+export interface DeadLetterRange extends DeadLetterSource {
+  lastOffset: number;
+}
+
+/** What a packed letter carries: `visits` messages in one value, for one key. */
+export interface PackedPayload {
+  key: string;
+  value: Buffer;
+  visits: number;
+  /** Headers of the caller's own (e.g. the window), after the common ones. */
+  headers: kafka.MessageHeader[];
+}
+
+/** The dead-letter record of many messages refused for one reason together; the value is not cut. */
+export function packedDeadLetter(source: DeadLetterRange, rejection: Rejection, payload: PackedPayload, rejectedAt = new Date()): DeadLetter {
+  const headers = commonHeaders(source, rejection, rejectedAt);
+  headers.push({ 'eric.source.offset.last': String(source.lastOffset) }, { 'eric.visits': String(payload.visits) }, ...payload.headers);
+  const { topic, partition, offset } = source;
+  return { source: { topic, partition, offset }, reason: rejection.reason, key: Buffer.from(payload.key), value: payload.value, timestamp: undefined, headers };
+}
+
+function commonHeaders(source: DeadLetterSource, rejection: Rejection, rejectedAt: Date): kafka.MessageHeader[] {
+  return [
     { 'eric.reason': rejection.reason },
     { 'eric.detail': rejection.detail.slice(0, DETAIL_MAX_CHARS) },
     { 'eric.source.topic': source.topic },
@@ -58,9 +90,6 @@ export function deadLetter(source: DeadLetterSource, rejection: Rejection, paylo
     { 'eric.source.offset': String(source.offset) },
     { 'eric.rejected.at': rejectedAt.toISOString() },
   ];
-  if (value && value.length > DEAD_LETTER_MAX_BYTES) headers.push({ 'eric.original.size': String(value.length) });
-  if (key && key.length > DEAD_LETTER_MAX_BYTES) headers.push({ 'eric.original.key.size': String(key.length) });
-  return { source, reason: rejection.reason, key: cut(key), value: cut(value), timestamp: payload.timestamp, headers };
 }
 
 /**

@@ -81,7 +81,12 @@ function decodeVisitBatch(value: Buffer): RepartitionRecord {
 
 /** One visit as one JSON record (REPARTITION_FORMAT=json): only the contract's four fields. */
 export function encodeVisit(visit: Visit): Buffer {
-  return Buffer.from(JSON.stringify({ id: visit.id, account_id: visit.account_id, store_id: visit.store_id, timestamp: visit.timestamp }));
+  return Buffer.from(visitJson(visit));
+}
+
+/** A visit as JSON text: the contract's four fields, as `visits` takes them. */
+export function visitJson(visit: Visit): string {
+  return JSON.stringify({ id: visit.id, account_id: visit.account_id, store_id: visit.store_id, timestamp: visit.timestamp });
 }
 
 export function watermarkKey(source: number): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEAD_LETTER_MAX_BYTES, deadLetter, withoutPayload } from '../src/dead-letter.js';
+import { DEAD_LETTER_MAX_BYTES, deadLetter, packedDeadLetter, withoutPayload } from '../src/dead-letter.js';
 
 const source = { topic: 'visits', partition: 2, offset: 41 };
 const rejection = { reason: 'too_large', detail: 'message is 20000 bytes' };
@@ -30,6 +30,25 @@ describe('dead letters', () => {
   it('keeps the headers small whatever the detail', () => {
     const letter = deadLetter(source, { reason: 'invalid_json', detail: 'x'.repeat(100_000) }, { value: Buffer.from('{') });
     expect(header(letter.headers, 'eric.detail')).toHaveLength(1024);
+  });
+
+  it('packs many messages in one uncut value, with the offset range, their number and the caller\'s headers', () => {
+    const value = Buffer.alloc(200_000, ' ');
+    const letter = packedDeadLetter(
+      { topic: 'visits-repartition', partition: 1, offset: 10, lastOffset: 12 },
+      { reason: 'window_id_cap', detail: 'full' },
+      { key: '3:shop', value, visits: 2_500, headers: [{ 'eric.window.start': '60' }] },
+    );
+    expect(letter.value).toBe(value);
+    expect(letter.key).toEqual(Buffer.from('3:shop'));
+    expect(letter.source).toEqual({ topic: 'visits-repartition', partition: 1, offset: 10 });
+    expect(letter.headers.map((h) => Object.keys(h)[0])).toEqual([
+      'eric.reason', 'eric.detail', 'eric.source.topic', 'eric.source.partition', 'eric.source.offset', 'eric.rejected.at',
+      'eric.source.offset.last', 'eric.visits', 'eric.window.start',
+    ]);
+    expect(header(letter.headers, 'eric.source.offset.last')).toBe('12');
+    expect(header(letter.headers, 'eric.visits')).toBe('2500');
+    expect(header(letter.headers, 'eric.original.size')).toBeUndefined();
   });
 
   it('as a last copy, keeps origin, reason and sizes and says why the payload is gone', () => {

@@ -314,13 +314,17 @@ describe('WindowCounter restored from its changelog', () => {
 describe('WindowCounter with a cap on distinct ids per window', () => {
   const capped = (cap: number) => new WindowCounter({ window, partition: 3, emitIntervalMs: 0, maxIdsPerWindow: cap });
 
-  it('counts up to the cap; the ids over it are returned for the dead-letter topic, not logged to the changelog', () => {
+  it('counts up to the cap; the ids over it are packed for the dead-letter topic, not logged to the changelog', () => {
     const counter = capped(2);
     const input = new Partition();
     const batch = counter.apply(input.records(visit('a', 61), visit('b', 62), visit('c', 63), visit('a', 64), visit('d', 65), visit('e', 125)), 1000);
     expect(batch.counted).toBe(3); // a, b in [60, 120); e in [120, 180)
     expect(batch.duplicates).toBe(1);
-    expect(batch.capped.map(({ visit, offset }) => [visit.id, offset])).toEqual([['c', 2], ['d', 4]]);
+    expect(batch.capped).toBe(2);
+    // One record for the window: both visits as they were, and the offsets that carried them.
+    expect(batch.cappedRecords.map(({ value, ...record }) => ({ ...record, ids: (JSON.parse(value.toString()) as Array<{ id: string }>).map(({ id }) => id) }))).toEqual([
+      { window: { account_id: 7, store_id: 'web', start: 60 }, visits: 2, firstOffset: 2, lastOffset: 4, ids: ['c', 'd'] },
+    ]);
     expect(batch.windowsCapped).toEqual([{ account_id: 7, store_id: 'web', start: 60 }]); // once per window
     const logged = batch.changelog.flatMap((record) => {
       const entry = decodeChangelogRecord(record.key, record.value);
@@ -329,7 +333,8 @@ describe('WindowCounter with a cap on distinct ids per window', () => {
     expect(logged.sort()).toEqual(['a', 'b', 'e']);
     const more = counter.apply(input.records(visit('f', 66), mark(0, 131)), 1001);
     expect(more.windowsCapped).toEqual([]); // [60, 120) had refused an id already
-    expect(more.capped).toHaveLength(1);
+    expect(more.capped).toBe(1);
+    expect(more.cappedRecords).toHaveLength(1); // a new transaction, a new record
     expect(finals(more)).toEqual([{ store: 'web', start: 60, count: 2, final: true }]);
   });
 
@@ -345,7 +350,7 @@ describe('WindowCounter with a cap on distinct ids per window', () => {
     expect(after.ids).toBe(3);
     const batch = after.apply(new Partition().records(visit('a', 64), visit('d', 65), mark(0, 131)), 1001);
     expect(batch.duplicates).toBe(1);
-    expect(batch.capped.map(({ visit }) => visit.id)).toEqual(['d']);
+    expect(batch.cappedRecords.map(({ value }) => JSON.parse(value.toString()) as unknown)).toEqual([[{ id: 'd', account_id: 7, store_id: 'web', timestamp: 65 }]]);
     expect(finals(batch)).toEqual([{ store: 'web', start: 60, count: 3, final: true }]);
   });
 });

@@ -8,6 +8,7 @@
  *   - the newly counted visit ids, a changelog record per window (the state change),
  *   - the results: provisional counts of changed windows and the final count of closed ones,
  *   - the close clock, when windows closed (so a restore knows they are closed),
+ *   - the visits refused by a full window, a few dead-letter records per window,
  *   - the input offset (last processed + 1), through sendOffsetsToTransaction.
  * Either all of it becomes visible to read_committed readers or none of it. After a crash the
  * state is restored from the changelog and reading resumes from the committed offset, so each
@@ -33,9 +34,8 @@ import { resultRecord } from './results.js';
 import { restoreFromChangelog, type RestoreProgress } from './restore.js';
 import { WindowCounter, type CountedBatch } from './window-counter.js';
 import type { WindowSpec } from './windows.js';
-import { deadLetter, type DeadLetter } from '../dead-letter.js';
+import { packedDeadLetter, type DeadLetter } from '../dead-letter.js';
 import { createStageConsumer, createStageProducer } from '../kafka-clients.js';
-import { encodeVisit } from '../repartition-records.js';
 import type { AggregatorMetrics } from '../metrics.js';
 
 export interface CountStageOptions {
@@ -311,7 +311,7 @@ export class CountStage {
     // next transaction that has state to write, or after IDLE_COMMIT_MS (they are read again
     // after a restart, which is harmless).
     const uncommitted = this.#nextOffset > this.#committedOffset;
-    const nothingToWrite = batch.changelog.length === 0 && batch.results.length === 0 && batch.capped.length === 0;
+    const nothingToWrite = batch.changelog.length === 0 && batch.results.length === 0 && batch.cappedRecords.length === 0;
     if (nothingToWrite && (!uncommitted || (now - this.#lastCommitAt) * 1000 < IDLE_COMMIT_MS)) return 'idle';
 
     const commitStarted = process.hrtime.bigint();
@@ -326,7 +326,7 @@ export class CountStage {
           producer.produce(topics.activeVisitors, 0, record.value, record.key);
         }
         // In the transaction: an aborted batch dead-letters nothing, its retry does it once.
-        for (const letter of cappedLetters(batch, topics.repartition, partition, this.options.maxIdsPerWindow)) {
+        for (const letter of cappedLetters(batch, topics.repartition, partition, this.options.window, this.options.maxIdsPerWindow)) {
           producer.produce(topics.deadLetter, null, letter.value, letter.key, undefined, undefined, letter.headers);
         }
       },
@@ -364,7 +364,7 @@ export class CountStage {
     metrics.transactionSeconds.observe(commitSeconds);
     metrics.batchSize.observe(batch.counted + batch.duplicates + batch.lateness.length);
     metrics.visitsCounted.inc(batch.counted);
-    metrics.visitsDropped.inc({ reason: 'window_id_cap' }, batch.capped.length);
+    metrics.visitsDropped.inc({ reason: 'window_id_cap' }, batch.capped);
     for (const window of batch.windowsCapped) {
       this.#log.warn({ window, maxIdsPerWindow: this.options.maxIdsPerWindow }, 'window reached AGGREGATOR_MAX_IDS_PER_WINDOW: its new ids go to the dead-letter topic');
     }
@@ -430,15 +430,16 @@ export class CountStage {
   }
 }
 
-/** The dead letters of the visits a batch did not count because their window was full. */
-function cappedLetters(batch: CountedBatch, topic: string, partition: number, cap: number): DeadLetter[] {
-  return batch.capped.map(({ visit, window, offset }) =>
-    deadLetter(
-      { topic, partition, offset },
-      { reason: 'window_id_cap', detail: `the window ${window.start} of account ${window.account_id}, store ${window.store_id} already counts ${cap} distinct ids` },
-      { key: repartitionKey(visit), value: encodeVisit(visit) },
-    ),
-  );
+/** The dead letters of the visits a batch did not count because their window was full: a few per window. */
+function cappedLetters(batch: CountedBatch, topic: string, partition: number, spec: WindowSpec, cap: number): DeadLetter[] {
+  return batch.cappedRecords.map(({ window, visits, firstOffset, lastOffset, value }) => {
+    const end = window.start + spec.sizeSeconds;
+    return packedDeadLetter(
+      { topic, partition, offset: firstOffset, lastOffset },
+      { reason: 'window_id_cap', detail: `${visits} visits not counted: the window [${window.start}, ${end}) of account ${window.account_id}, store ${window.store_id} already counts ${cap} distinct ids` },
+      { key: repartitionKey(window), value, visits, headers: [{ 'eric.window.start': String(window.start) }, { 'eric.window.end': String(end) }] },
+    );
+  });
 }
 
 /** Exponential back-off between retries of a step that failed `attempt` times in a row. */

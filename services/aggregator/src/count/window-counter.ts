@@ -7,8 +7,9 @@
  * For each batch, in order:
  *   1. every watermark moves the event-time clock (event-time.ts), every visit is counted in its
  *      window unless its id was seen (a duplicate), the window is already closed (late), or the
- *      window holds the most ids allowed (capped: the visit goes to the dead-letter topic in the
- *      same transaction, so it is dead-lettered exactly once);
+ *      window holds the most ids allowed (capped: the visit is packed with the other refused visits
+ *      of its window into a few dead-letter records, capped-visits.ts, written in the same
+ *      transaction, so it is dead-lettered exactly once);
  *   2. the windows whose end + grace the clock has reached close: their final counts are
  *      emitted, and the clock goes to the changelog so that a restore knows they are closed;
  *   3. every emit interval, the open windows whose count changed get a provisional result.
@@ -16,9 +17,10 @@
  * The caller passes the time, so tests need no timers; restore (restore.ts) feeds the changelog
  * back in through restoreRecord() and finishRestore().
  */
-import type { Visit, WindowResult } from '@eric/shared';
+import type { WindowResult } from '@eric/shared';
 import { decodeRepartitionRecord } from '../repartition-records.js';
 import type { Checkpoint } from './checkpoint.js';
+import { CappedVisits, type CappedRecord } from './capped-visits.js';
 import { closeClockRecord, decodeChangelogRecord, idRecords, type ChangelogRecord, type CountedId } from './changelog.js';
 import { EventTimeClock } from './event-time.js';
 import { windowResult } from './results.js';
@@ -45,8 +47,10 @@ export interface CountedBatch {
   lateness: number[];
   /** Offsets of records that could not be read. */
   unreadable: number[];
-  /** Visits with a new id whose window held maxIdsPerWindow ids: for the dead-letter topic. */
-  capped: CappedVisit[];
+  /** Visits with a new id whose window held maxIdsPerWindow ids: not counted, dead-lettered. */
+  capped: number;
+  /** Those visits packed for the dead-letter topic: a few records per window, each under 256 KiB. */
+  cappedRecords: CappedRecord[];
   /** Windows that refused their first id in this batch. */
   windowsCapped: WindowKey[];
   /** Provisional results among `results`. */
@@ -57,13 +61,6 @@ export interface CountedBatch {
   trigger: 'stream-time' | 'wall-clock';
   /** The newest timestamp of a visit counted in this batch, or 0. */
   newestVisit: number;
-}
-
-/** A visit not counted because its window was full, and the offset of the record that carried it. */
-export interface CappedVisit {
-  visit: Visit;
-  window: WindowKey;
-  offset: number;
 }
 
 export interface WindowCounterOptions {
@@ -107,7 +104,7 @@ export class WindowCounter {
     const countedIds = new Map<number, CountedId[]>();
     const lateness: number[] = [];
     const unreadable: number[] = [];
-    const capped: CappedVisit[] = [];
+    const capped = new CappedVisits();
     const windowsCapped: WindowKey[] = [];
     let counted = 0;
     let duplicates = 0;
@@ -131,7 +128,7 @@ export class WindowCounter {
           } else if (outcome === 'duplicate') {
             duplicates++;
           } else if (outcome === 'capped') {
-            capped.push({ visit, window: key, offset: record.offset });
+            capped.add(key, visit, record.offset);
             if (refused === 1) windowsCapped.push(key);
           } else {
             lateness.push(Math.max(0, this.#closeClock() - closesAt(key.start, window)));
@@ -161,7 +158,8 @@ export class WindowCounter {
       duplicates,
       lateness,
       unreadable,
-      capped,
+      capped: capped.visits,
+      cappedRecords: capped.records(),
       windowsCapped,
       provisional: provisional.length,
       closedAt: closed.map((closedWindow) => closesAt(closedWindow.start, window)),
