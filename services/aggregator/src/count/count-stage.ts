@@ -436,7 +436,8 @@ function cappedLetters(batch: CountedBatch, topic: string, partition: number, sp
     const end = window.start + spec.sizeSeconds;
     return packedDeadLetter(
       { topic, partition, offset: firstOffset, lastOffset },
-      { reason: 'window_id_cap', detail: `${visits} visits not counted: the window [${window.start}, ${end}) of account ${window.account_id}, store ${window.store_id} already counts ${cap} distinct ids` },
+      // No store name in the detail: it is free text, and headers stay one line (docs/operations.md).
+      { reason: 'window_id_cap', detail: `${visits} visits not counted: their window [${window.start}, ${end}) already counts ${cap} distinct ids` },
       { key: repartitionKey(window), value, visits, headers: [{ 'eric.window.start': String(window.start) }, { 'eric.window.end': String(end) }] },
     );
   });
