@@ -51,7 +51,12 @@ function defineMetrics(registry: Registry) {
     }),
     visitsDuplicate: new Counter({
       name: 'eric_aggregator_visits_duplicate_total',
-      help: 'Visits whose id was already counted in its window (not counted again).',
+      help: 'Visits whose id was already counted in its window, or that came again from a source offset already seen after their window closed (not counted again).',
+      registers,
+    }),
+    visitsReplayed: new Counter({
+      name: 'eric_aggregator_visits_replayed_total',
+      help: 'Of the duplicates: visits forwarded again by the repartition stage (after a rebalance or a crash) whose window had closed since their first copy, told from late visits by their source offset.',
       registers,
     }),
     visitsDropped: new Counter({

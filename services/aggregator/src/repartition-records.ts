@@ -26,6 +26,18 @@
  * watermark for each partition it reads to every repartition partition, in order with the
  * visits, so each count stage learns the progress of every input partition (see
  * count/event-time.ts). This is how Flink's watermarks travel with the data.
+ *
+ * Where its visits were read: a record of visits (either format) carries the header
+ * `eric.source` — which partition of `visits` they come from and each one's offset there, so
+ * the records of a batch are split by source partition too. The value stays as it was, so a
+ * count stage that does not know the header reads the record as before. The header (numbers
+ * big-endian):
+ *
+ *   u8 format (1), i32 source partition, then per visit, in the value's order: f64 offset
+ *
+ * With it the count stage can tell a visit forwarded again (the repartition stage is at least
+ * once: a rebalance or a crash forwards the visits read since the last commit once more) from a
+ * visit it has never seen — see count/source-offsets.ts.
  */
 import type { Visit } from '@eric/shared';
 import { accountStoreIdBytes, chunksUnder, readAccountStoreId, writeAccountStoreId } from './binary-fields.js';
@@ -77,6 +89,69 @@ function decodeVisitBatch(value: Buffer): RepartitionRecord {
   }
   if (at !== value.length) return { kind: 'unreadable' };
   return { kind: 'visits', visits };
+}
+
+/** Visits read from one partition of `visits`, with each one's offset there. */
+export interface SourcedVisits {
+  source: number;
+  visits: readonly Visit[];
+  offsets: readonly number[];
+}
+
+/** Where the visits of a record were read: a partition of `visits`, and each visit's offset there. */
+export interface VisitSource {
+  partition: number;
+  offsets: number[];
+}
+
+/** A record of the repartition topic as the repartition stage writes it. */
+export interface VisitRecord {
+  value: Buffer;
+  /** The `eric.source` header's value. */
+  source: Buffer;
+}
+
+export const SOURCE_HEADER = 'eric.source';
+const SOURCE_FORMAT = 1;
+
+/** The records that carry visits of one source partition, each below MAX_VISIT_BATCH_BYTES, with their source header. */
+export function encodeSourcedVisitBatches({ source, visits, offsets }: SourcedVisits): VisitRecord[] {
+  const chunks = chunksUnder(visits, (visit) => 8 + accountStoreIdBytes(visit.store_id, visit.id), 1, MAX_VISIT_BATCH_BYTES);
+  return chunks.map(({ from, to, bytes }) => ({ value: encodeVisitBatch(visits, from, to, bytes), source: encodeSource(source, offsets.slice(from, to)) }));
+}
+
+/** One visit as one JSON record (REPARTITION_FORMAT=json), with its source header. */
+export function encodeSourcedVisit(source: number, visit: Visit, offset: number): VisitRecord {
+  return { value: encodeVisit(visit), source: encodeSource(source, [offset]) };
+}
+
+function encodeSource(partition: number, offsets: readonly number[]): Buffer {
+  const buffer = Buffer.allocUnsafe(5 + 8 * offsets.length);
+  let at = buffer.writeUInt8(SOURCE_FORMAT, 0);
+  at = buffer.writeInt32BE(partition, at);
+  for (const offset of offsets) at = buffer.writeDoubleBE(offset, at);
+  return buffer;
+}
+
+/**
+ * The source of a record's `visits` visits, from its `eric.source` header; undefined when there
+ * is none (a record written before the header) or it does not fit them (then the visits are
+ * counted as visits of unknown source, as before the header).
+ */
+export function decodeSource(header: Buffer | string | undefined, visits: number): VisitSource | undefined {
+  if (!Buffer.isBuffer(header) || visits < 1 || header.length !== 5 + 8 * visits || header[0] !== SOURCE_FORMAT) return undefined;
+  const partition = header.readInt32BE(1);
+  const offsets: number[] = [];
+  for (let at = 5; at < header.length; at += 8) offsets.push(header.readDoubleBE(at));
+  if (partition < 0 || !offsets.every((offset) => Number.isSafeInteger(offset) && offset >= 0)) return undefined;
+  return { partition, offsets };
+}
+
+/** The `eric.source` header among a consumed record's headers. */
+export function sourceHeader(headers: ReadonlyArray<Readonly<Record<string, Buffer | string>>> | undefined): Buffer | string | undefined {
+  if (!headers) return undefined;
+  for (const header of headers) if (SOURCE_HEADER in header) return header[SOURCE_HEADER];
+  return undefined;
 }
 
 /** One visit as one JSON record (REPARTITION_FORMAT=json): only the contract's four fields. */

@@ -1,6 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { Visit } from '@eric/shared';
-import { MAX_VISIT_BATCH_BYTES, decodeRepartitionRecord, encodeVisit, encodeVisitBatches, encodeWatermark } from '../src/repartition-records.js';
+import {
+  MAX_VISIT_BATCH_BYTES,
+  decodeRepartitionRecord,
+  decodeSource,
+  encodeSourcedVisit,
+  encodeSourcedVisitBatches,
+  encodeVisit,
+  encodeVisitBatches,
+  encodeWatermark,
+  sourceHeader,
+} from '../src/repartition-records.js';
 
 const visit = (i: number, store_id: string | null = `store-${i % 3}`): Visit => ({ id: `visit-${i}`, account_id: i % 11, store_id, timestamp: 1_750_000_000.125 + i });
 
@@ -20,6 +30,30 @@ describe('repartition records', () => {
     expect(values.flatMap((value) => (decodeRepartitionRecord(value) as { visits: Visit[] }).visits)).toEqual(visits);
     expect(encodeVisitBatches([])).toEqual([]);
   });
+
+  it('gives each record the source partition and offset of each of its visits, in a header older readers ignore', () => {
+    const visits = Array.from({ length: 6_000 }, (_, i) => ({ ...visit(i), id: `00000000-0000-4000-8000-${String(i).padStart(12, '0')}` }));
+    const offsets = visits.map((_, i) => 2 ** 40 + 3 * i);
+    const records = encodeSourcedVisitBatches({ source: 5, visits, offsets });
+    expect(records.length).toBeGreaterThan(1);
+    const read = records.map((record) => {
+      const decoded = decodeRepartitionRecord(record.value) as { visits: Visit[] };
+      return { visits: decoded.visits, source: decodeSource(sourceHeader([{ other: 'x' }, { 'eric.source': record.source }]), decoded.visits.length) };
+    });
+    expect(read.flatMap((record) => record.visits)).toEqual(visits);
+    expect(read.every((record) => record.source?.partition === 5)).toBe(true);
+    expect(read.flatMap((record) => record.source!.offsets)).toEqual(offsets);
+    // The values are what records without the header hold.
+    expect(Buffer.concat(records.map((record) => record.value))).toEqual(Buffer.concat(encodeVisitBatches(visits)));
+
+    const single = encodeSourcedVisit(2, visit(1), 42);
+    expect(decodeSource(single.source, 1)).toEqual({ partition: 2, offsets: [42] });
+    // A header that does not fit its record's visits is ignored, never trusted.
+    expect(decodeSource(single.source, 2)).toBeUndefined();
+    expect(decodeSource(undefined, 1)).toBeUndefined();
+    expect(decodeSource('text', 1)).toBeUndefined();
+    expect(decodeSource(Buffer.from([9, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0]), 1)).toBeUndefined();
+  }, 30_000);
 
   it('reads the JSON records of one visit each, as aggregators before batches wrote them', () => {
     expect(decodeRepartitionRecord(encodeVisit(visit(1, null)))).toEqual({ kind: 'visits', visits: [visit(1, null)] });

@@ -7,7 +7,7 @@ import type { WindowResult } from '@eric/shared';
 import { decodeChangelogRecord, type ChangelogRecord } from '../src/count/changelog.js';
 import { encodeCheckpoint, parseCheckpoint } from '../src/count/checkpoint.js';
 import { WindowCounter, type CountedBatch, type InputRecord } from '../src/count/window-counter.js';
-import { encodeVisit, encodeVisitBatches, encodeWatermark, type Watermark } from '../src/repartition-records.js';
+import { encodeSourcedVisitBatches, encodeVisit, encodeVisitBatches, encodeWatermark, SOURCE_HEADER, type Watermark } from '../src/repartition-records.js';
 
 // Window [60, 120) closes when the clock reaches 130; [120, 180) at 190.
 const window = { sizeSeconds: 60, graceSeconds: 10 };
@@ -191,6 +191,86 @@ describe('WindowCounter', () => {
   });
 });
 
+describe('WindowCounter: a visit forwarded again is a duplicate, not a late visit', () => {
+  /** Visits read from partition `source` of `visits` at these offsets, as the repartition stage writes them. */
+  const fromSource = (offset: number, source: number, visits: Array<[id: string, timestamp: number, sourceOffset: number]>): InputRecord[] =>
+    encodeSourcedVisitBatches({
+      source,
+      visits: visits.map(([id, timestamp]) => ({ id, account_id: 7, store_id: 'web', timestamp })),
+      offsets: visits.map(([, , sourceOffset]) => sourceOffset),
+    }).map((record, i) => ({ offset: offset + i, value: record.value, headers: [{ [SOURCE_HEADER]: record.source }] }));
+  const watermark = (offset: number, source: number, time: number): InputRecord => ({ offset, value: encodeWatermark({ source, time, idle: false }) });
+
+  it('calls a visit of a closed window read again from a source offset already seen a replay; a new one from that source is late', () => {
+    const counter = finalsOnly();
+    counter.followInputPartitions(2);
+    // Source 0 forwards offsets 10-12; both sources pass the window's close (130).
+    counter.apply([...fromSource(0, 0, [['a', 61, 10], ['b', 62, 11], ['c', 125, 12]]), watermark(1, 0, 140), watermark(2, 1, 140)], 1000);
+    expect(counter.openWindows).toBe(1); // [120, 180) is still open
+
+    // A rebalance: the next reader of source 0 starts at the committed offset 10 and forwards it all again.
+    const replay = counter.apply(fromSource(3, 0, [['a', 61, 10], ['b', 62, 11], ['c', 125, 12], ['d', 100, 13]]), 1001);
+    expect(replay.replayed).toBe(2); // a and b: their window closed since their first copy
+    expect(replay.duplicates).toBe(3); // and c, a duplicate of its open window as always
+    // d was never here (offset 13 is new): it is truly late within its source, and reported late.
+    expect(replay.lateness).toEqual([10]);
+    expect(replay.counted).toBe(0);
+    expect(replay.results).toEqual([]);
+
+    // An offset seen on another source says nothing about this one: source 1's offset 5 is late.
+    const otherSource = counter.apply(fromSource(4, 1, [['e', 70, 5]]), 1002);
+    expect(otherSource.replayed).toBe(0);
+    expect(otherSource.lateness).toHaveLength(1);
+  });
+
+  it('does not use source offsets in an open window: an unseen id counts there, whatever its offset', () => {
+    const counter = finalsOnly();
+    counter.apply(fromSource(0, 0, [['a', 61, 50]]), 1000);
+    const batch = counter.apply(fromSource(1, 0, [['b', 62, 7], ['a', 63, 50]]), 1001);
+    expect(batch.counted).toBe(1);
+    expect(batch.duplicates).toBe(1);
+    expect(batch.replayed).toBe(0);
+  });
+
+  it('reads records without the source header (older repartition stages) as before: a closed window makes them late', () => {
+    const counter = finalsOnly();
+    counter.apply([...fromSource(0, 0, [['a', 61, 10]]), watermark(1, 0, 140)], 1000);
+    const [record] = fromSource(2, 0, [['a', 61, 10]]);
+    const batch = counter.apply([{ offset: 2, value: record!.value }], 1001);
+    expect(batch.replayed).toBe(0);
+    expect(batch.lateness).toHaveLength(1);
+  });
+
+  it('keeps the source offsets in its checkpoint: a restarted counter knows a replay, a rewound one does not call its own batch one', () => {
+    const counter = finalsOnly();
+    const changelog = new Changelog();
+    changelog.commit(counter, counter.apply([...fromSource(0, 0, [['a', 61, 10]]), watermark(1, 0, 140)], 1000));
+    const checkpoint = encodeCheckpoint(counter.checkpoint());
+    expect(parseCheckpoint(checkpoint)?.sources).toEqual({ 0: 10 });
+
+    // Restarted from the checkpoint: offset 10 of source 0 was here before, 11 was not.
+    const restarted = changelog.restore(0, checkpoint);
+    const batch = restarted.apply(fromSource(2, 0, [['a', 61, 10], ['z', 62, 11]]), 1001);
+    expect(batch.replayed).toBe(1);
+    expect(batch.lateness).toHaveLength(1);
+
+    // That batch is aborted: rewound to the checkpoint, the same records read again give the same answer.
+    restarted.beginRestore(parseCheckpoint(checkpoint));
+    for (const record of changelog.records) restarted.restoreRecord(record.offset, record.key, record.value);
+    restarted.finishRestore(changelog.records.length);
+    const again = restarted.apply(fromSource(2, 0, [['a', 61, 10], ['z', 62, 11]]), 1002);
+    expect(again.replayed).toBe(1);
+    expect(again.lateness).toHaveLength(1);
+  });
+  it('leaves the source offsets out of a checkpoint that would not fit in offset metadata', () => {
+    expect(parseCheckpoint(encodeCheckpoint({ restoreFrom: 3, closeClock: 130, sources: { 0: 5, 2: 9 } }))?.sources).toEqual({ 0: 5, 2: 9 });
+    const sources = Object.fromEntries(Array.from({ length: 400 }, (_, partition) => [partition, 2 ** 40 + partition]));
+    const encoded = encodeCheckpoint({ restoreFrom: 3, closeClock: 130, finalUntil: 120, sources });
+    expect(encoded.length).toBeLessThanOrEqual(4000);
+    expect(parseCheckpoint(encoded)).toEqual({ restoreFrom: 3, closeClock: 130, finalUntil: 120 });
+  });
+});
+
 describe('WindowCounter restored from its changelog', () => {
   /** Runs the same input through a counter that never stops and through one restored at `restartAt`. */
   function compare(batches: Input[][], restartAt: number, fromCheckpoint: boolean) {
@@ -285,7 +365,7 @@ describe('WindowCounter restored from its changelog', () => {
     expect(counter.checkpoint().restoreFrom).toBe(0);
     changelog.commit(counter, counter.apply(input.records(mark(0, 131)), 1002));
     // [60, 120) is closed: its id record (offset 0) is not needed any more.
-    expect(counter.checkpoint()).toEqual({ restoreFrom: 1, closeClock: 131, finalUntil: 121 });
+    expect(counter.checkpoint()).toEqual({ restoreFrom: 1, closeClock: 131, finalUntil: 121, sources: {} });
   });
 
   it('keeps windows final after a restart with a longer grace: no second final', () => {

@@ -346,9 +346,16 @@ export class CountStage {
   #recordRead(batch: CountedBatch, records: number): void {
     const { metrics } = this.options;
     if (batch.duplicates > 0) metrics.visitsDuplicate.inc(batch.duplicates);
+    if (batch.replayed > 0) {
+      metrics.visitsReplayed.inc(batch.replayed);
+      this.#log.info({ replayed: batch.replayed }, 'visits forwarded again after their window closed (a repartition replay): duplicates, not late');
+    }
     for (const lateness of batch.lateness) {
       metrics.visitsDropped.inc({ reason: 'late' });
       metrics.lateness.observe(lateness);
+    }
+    if (batch.lateness.length > 0) {
+      this.#log.warn({ late: batch.lateness.length, maxLatenessSeconds: batch.lateness.reduce((a, b) => Math.max(a, b), 0), closeClock: this.#counter.eventTime }, 'visits for windows already closed, dropped as late');
     }
     for (const offset of batch.unreadable) {
       metrics.visitsDropped.inc({ reason: 'unreadable' });

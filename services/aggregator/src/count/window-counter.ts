@@ -6,10 +6,12 @@
  *
  * For each batch, in order:
  *   1. every watermark moves the event-time clock (event-time.ts), every visit is counted in its
- *      window unless its id was seen (a duplicate), the window is already closed (late), or the
- *      window holds the most ids allowed (capped: the visit is packed with the other refused visits
- *      of its window into a few dead-letter records, capped-visits.ts, written in the same
- *      transaction, so it is dead-lettered exactly once);
+ *      window unless its id was seen (a duplicate), the window is already closed (late — unless
+ *      its source offset says it was here before: then it is a replay of the repartition stage,
+ *      a duplicate, source-offsets.ts), or the window holds the most ids allowed (capped: the
+ *      visit is packed with the other refused visits of its window into a few dead-letter
+ *      records, capped-visits.ts, written in the same transaction, so it is dead-lettered
+ *      exactly once);
  *   2. the windows whose end + grace the clock has reached close: their final counts are
  *      emitted, and the clock goes to the changelog so that a restore knows they are closed;
  *   3. every emit interval, the open windows whose count changed get a provisional result.
@@ -18,11 +20,12 @@
  * back in through restoreRecord() and finishRestore().
  */
 import type { WindowResult } from '@eric/shared';
-import { decodeRepartitionRecord } from '../repartition-records.js';
+import { decodeRepartitionRecord, decodeSource, sourceHeader } from '../repartition-records.js';
 import type { Checkpoint } from './checkpoint.js';
 import { CappedVisits, type CappedRecord } from './capped-visits.js';
 import { closeClockRecord, decodeChangelogRecord, idRecords, type ChangelogRecord, type CountedId } from './changelog.js';
 import { EventTimeClock } from './event-time.js';
+import { SourceOffsets } from './source-offsets.js';
 import { windowResult } from './results.js';
 import { WindowStore, type OpenWindow } from './window-store.js';
 import { closesAt, type WindowKey, type WindowSpec } from './windows.js';
@@ -31,6 +34,8 @@ import { closesAt, type WindowKey, type WindowSpec } from './windows.js';
 export interface InputRecord {
   value: Buffer | null | undefined;
   offset: number;
+  /** Kafka headers; visits carry their source partition and offsets in `eric.source`. */
+  headers?: ReadonlyArray<Readonly<Record<string, Buffer | string>>> | undefined;
 }
 
 /** What one batch changed, and what its transaction must write. */
@@ -41,8 +46,10 @@ export interface CountedBatch {
   results: WindowResult[];
   /** Visits whose id was new in its window. */
   counted: number;
-  /** Visits whose id was already counted in its window. */
+  /** Visits whose id was already counted in its window, or that were here before (`replayed`). */
   duplicates: number;
+  /** Of the duplicates: visits for a closed window that came again from a source offset already seen here. */
+  replayed: number;
   /** For each late visit (its window had closed), how long after the close it came, seconds. */
   lateness: number[];
   /** Offsets of records that could not be read. */
@@ -85,6 +92,8 @@ export interface RestoredState {
 export class WindowCounter {
   readonly #store: WindowStore;
   #clock = new EventTimeClock();
+  /** How far each partition of `visits` has reached this partition: tells a replay from a late visit. */
+  readonly #sources = new SourceOffsets();
   /**
    * Windows that end at or before this are final, whatever the grace is now: a restart with a
    * longer grace must not reopen what a shorter one closed (changelog.ts, `final_until`).
@@ -108,6 +117,7 @@ export class WindowCounter {
     const windowsCapped: WindowKey[] = [];
     let counted = 0;
     let duplicates = 0;
+    let replayed = 0;
     let newestVisit = 0;
 
     for (const record of records) {
@@ -117,8 +127,12 @@ export class WindowCounter {
       } else if (decoded.kind === 'unreadable') {
         unreadable.push(record.offset);
       } else {
-        for (const visit of decoded.visits) {
+        const source = decodeSource(sourceHeader(record.headers), decoded.visits.length);
+        decoded.visits.forEach((visit, i) => {
           const { outcome, key, capped: refused } = store.add(visit, this.#closeClock());
+          const sourceOffset = source?.offsets[i];
+          const seenBefore = sourceOffset !== undefined && this.#sources.seen(source!.partition, sourceOffset);
+          if (sourceOffset !== undefined) this.#sources.observe(source!.partition, sourceOffset);
           if (outcome === 'counted') {
             const ofWindow = countedIds.get(key.start);
             if (ofWindow) ofWindow.push({ window: key, id: visit.id });
@@ -130,10 +144,14 @@ export class WindowCounter {
           } else if (outcome === 'capped') {
             capped.add(key, visit, record.offset);
             if (refused === 1) windowsCapped.push(key);
+          } else if (seenBefore) {
+            // Its window closed since the first copy came: a replay, not a late visit.
+            duplicates++;
+            replayed++;
           } else {
             lateness.push(Math.max(0, this.#closeClock() - closesAt(key.start, window)));
           }
-        }
+        });
       }
     }
     const changelog: ChangelogRecord[] = [];
@@ -156,6 +174,7 @@ export class WindowCounter {
       results: [...provisional.map((openWindow) => result(openWindow, false)), ...closed.map((closedWindow) => result(closedWindow, true))],
       counted,
       duplicates,
+      replayed,
       lateness,
       unreadable,
       capped: capped.visits,
@@ -170,7 +189,7 @@ export class WindowCounter {
 
   /** What to commit with the input offset, so that a restore starts where it must. */
   checkpoint(): Checkpoint {
-    return { restoreFrom: this.#store.restoreFrom(), closeClock: this.#clock.value, finalUntil: this.#finalUntil };
+    return { restoreFrom: this.#store.restoreFrom(), closeClock: this.#clock.value, finalUntil: this.#finalUntil, sources: this.#sources.snapshot() };
   }
 
   /** After a commit: changelog records written from now on get offsets at or above `offset`. */
@@ -190,10 +209,12 @@ export class WindowCounter {
    * what is final. After an aborted transaction the same counter is restored again (a rewind), and
    * the clock had moved in the aborted batch: kept, it would call the windows that batch closed
    * closed already, and their finals — never committed — would be lost. The clock starts again at
-   * the checkpoint's, as after a restart, and the input read again moves it on.
+   * the checkpoint's, as after a restart, and the input read again moves it on. So do the source
+   * offsets: kept, they would call every visit read again a replay of itself.
    */
   beginRestore(checkpoint: Checkpoint | undefined): void {
     this.#store.clear();
+    this.#sources.restore(checkpoint?.sources);
     const sourceCount = this.#clock.sourceCount;
     this.#clock = new EventTimeClock();
     this.#clock.setSourceCount(sourceCount);

@@ -3,7 +3,8 @@
  * and forwards it to the partition of the repartition topic that owns its (account, store) —
  * murmur2("account_id:store_id") mod P, as Kafka's Java producer would choose — or sends it to
  * the dead-letter topic with the reason. Invalid input never stops it. The visits of a read batch
- * that go to one partition travel together, in one record (repartition-records.ts).
+ * that go to one partition and were read from one partition of `visits` travel together, in one
+ * record whose `eric.source` header gives their offsets there (repartition-records.ts).
  *
  * It also tells every count stage how far each partition of `visits` it reads has come in event
  * time: watermark records, written to every repartition partition after the visits they cover
@@ -14,7 +15,8 @@
  * Delivery guarantee: at least once. Offsets are committed only after every forwarded record of
  * the batch was acknowledged by Kafka (idempotent producer, acks=all), so nothing is lost; after
  * a crash some visits may be forwarded twice. That is harmless because the count stage counts
- * distinct visit ids: a second copy is a duplicate, not a second visit. (A transaction here would
+ * distinct visit ids: a second copy is a duplicate, not a second visit — and when its window has
+ * closed meanwhile, its source offset still says it is one (count/source-offsets.ts). (A transaction here would
  * buy nothing the count stage does not already guarantee, and cost a commit per batch.) Each
  * commit carries, as metadata, the partition's event-time progress, so that the next reader of a
  * partition (after a restart or a rebalance) continues its watermarks where this one left off.
@@ -42,7 +44,16 @@ import { InFlight } from './in-flight.js';
 import { DeadLetterWriter } from './dead-letter-writer.js';
 import { createStageConsumer, createStageProducer } from '../kafka-clients.js';
 import { SourceProgress, parseSourceCheckpoint } from './source-progress.js';
-import { encodeVisit, encodeVisitBatches, encodeWatermark, watermarkKey, type RepartitionFormat, type Watermark } from '../repartition-records.js';
+import {
+  SOURCE_HEADER,
+  encodeSourcedVisit,
+  encodeSourcedVisitBatches,
+  encodeWatermark,
+  watermarkKey,
+  type RepartitionFormat,
+  type VisitRecord,
+  type Watermark,
+} from '../repartition-records.js';
 import type { AggregatorMetrics } from '../metrics.js';
 
 export interface RepartitionStageOptions {
@@ -286,12 +297,17 @@ export class RepartitionStage {
     const producer = this.#producer!;
     const nowMs = Date.now();
     const nextOffsets = new Map<number, number>();
-    const toPartition: Visit[][] = Array.from({ length: partitions }, () => []);
+    // Per repartition partition, per source partition: each record says where its visits were read.
+    const toPartition: Array<Map<number, { source: number; visits: Visit[]; offsets: number[] }>> = Array.from({ length: partitions }, () => new Map());
     for (const message of messages) {
       const result = parseVisit(message.value, nowMs / 1000, limits);
       if (result.ok) {
         const visit = result.value;
-        toPartition[partitionForKey(repartitionKey(visit), partitions)]!.push(visit);
+        const bySource = toPartition[partitionForKey(repartitionKey(visit), partitions)]!;
+        let fromSource = bySource.get(message.partition);
+        if (!fromSource) bySource.set(message.partition, (fromSource = { source: message.partition, visits: [], offsets: [] }));
+        fromSource.visits.push(visit);
+        fromSource.offsets.push(message.offset);
         this.#sources.observe(message.partition, visit.timestamp, message.timestamp ?? 0, nowMs);
       } else {
         metrics.visitsInvalid.inc({ reason: result.reason });
@@ -301,17 +317,17 @@ export class RepartitionStage {
       nextOffsets.set(message.partition, message.offset + 1);
     }
     let forwarded = 0;
-    toPartition.forEach((visits, partition) => {
-      forwarded += visits.length;
-      if (this.options.format === 'json') {
-        for (const visit of visits) {
-          producer.produce(topics.repartition, partition, encodeVisit(visit), repartitionKey(visit));
-          this.#forwarding.add();
-        }
-      } else {
-        for (const value of encodeVisitBatches(visits)) {
-          producer.produce(topics.repartition, partition, value, null);
-          this.#forwarding.add();
+    const send = (partition: number, record: VisitRecord, key: string | null) => {
+      producer.produce(topics.repartition, partition, record.value, key, undefined, undefined, [{ [SOURCE_HEADER]: record.source }]);
+      this.#forwarding.add();
+    };
+    toPartition.forEach((bySource, partition) => {
+      for (const sourced of bySource.values()) {
+        forwarded += sourced.visits.length;
+        if (this.options.format === 'json') {
+          sourced.visits.forEach((visit, i) => send(partition, encodeSourcedVisit(sourced.source, visit, sourced.offsets[i]!), repartitionKey(visit)));
+        } else {
+          for (const record of encodeSourcedVisitBatches(sourced)) send(partition, record, null);
         }
       }
     });
