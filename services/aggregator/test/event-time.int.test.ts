@@ -49,10 +49,48 @@ async function lateDrops(aggregators: AggregatorProcess[]): Promise<number> {
   return counts.reduce((a, b) => a + b, 0);
 }
 
+/** What the aggregators did with the visits, for the test's output (a replay shows here). */
+async function tallies(aggregators: AggregatorProcess[]): Promise<string> {
+  const sum = async (name: string, labels = '') => (await Promise.all(aggregators.map((aggregator) => aggregator.metric(name, labels)))).reduce((a, b) => a + b, 0);
+  const figures = {
+    forwarded: await sum('eric_aggregator_visits_forwarded_total'),
+    counted: await sum('eric_aggregator_visits_counted_total'),
+    duplicates: await sum('eric_aggregator_visits_duplicate_total'),
+    replayed: await sum('eric_aggregator_visits_replayed_total'),
+    late: await sum('eric_aggregator_visits_dropped_total', 'reason="late"'),
+  };
+  return Object.entries(figures).map(([name, value]) => `${name} ${value}`).join(', ');
+}
+
 /** A deterministic random source, so that a failure can be replayed. */
 function seeded(seed: number): () => number {
   let state = seed;
   return () => (state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32;
+}
+
+/**
+ * A backlog on `<prefix>-visits`: per partition, `count` visits in time order over `windows`
+ * windows ending 6 windows ago, with a jitter well inside the grace (none is late within its own
+ * partition), and a share `resent` of them sent again (a copy of one of the 50 before it).
+ */
+async function produceBacklog(prefix: string, counts: readonly number[], options: { seed: number; size: number; windows: number; resent: number }): Promise<ModelVisit[]> {
+  const { size, windows } = options;
+  const random = seeded(options.seed);
+  const start = Math.floor(Date.now() / 1000 / size) * size - (windows + 6) * size;
+  const records: OutgoingRecord[] = [];
+  const visits: ModelVisit[] = [];
+  counts.forEach((count, partition) => {
+    for (let i = 0; i < count; i++) {
+      const resent = i > 0 && random() < options.resent;
+      const visit: ModelVisit = resent
+        ? visits[visits.length - 1 - Math.floor(random() * Math.min(50, i))]!
+        : { id: `p${partition}-${i}`, account_id: 1 + Math.floor(random() * 5), store_id: ['a', 'b', null][Math.floor(random() * 3)]!, timestamp: start + (i / count) * windows * size + (random() - 0.5) * 3 };
+      visits.push(visit);
+      records.push({ value: JSON.stringify(visit), partition });
+    }
+  });
+  for (let i = 0; i < records.length; i += 20_000) await produceRecords(settings, `${prefix}-visits`, records.slice(i, i + 20_000));
+  return visits;
 }
 
 describe('event time over every input partition', () => {
@@ -61,32 +99,51 @@ describe('event time over every input partition', () => {
     const GRACE = 5;
     const prefix = uniqueName('et-backlog');
     await createVisitsTopic(prefix, 4);
-    const random = seeded(7);
-    const windows = 40;
-    const start = Math.floor(Date.now() / 1000 / SIZE) * SIZE - (windows + 6) * SIZE;
-    // Per partition, visits in time order with a jitter well inside the grace: none is late
-    // within its own partition. Partition 0 gets four times as many.
-    const records: OutgoingRecord[] = [];
-    const visits: ModelVisit[] = [];
-    for (const [partition, count] of [[0, 120_000], [1, 30_000], [2, 30_000], [3, 30_000]] as const) {
-      for (let i = 0; i < count; i++) {
-        const resent = i > 0 && random() < 0.1;
-        const visit: ModelVisit = resent
-          ? visits[visits.length - 1 - Math.floor(random() * Math.min(50, i))]!
-          : { id: `p${partition}-${i}`, account_id: 1 + Math.floor(random() * 5), store_id: ['a', 'b', null][Math.floor(random() * 3)]!, timestamp: start + (i / count) * windows * SIZE + (random() - 0.5) * 3 };
-        visits.push(visit);
-        records.push({ value: JSON.stringify(visit), partition });
-      }
-    }
-    for (let i = 0; i < records.length; i += 20_000) await produceRecords(settings, `${prefix}-visits`, records.slice(i, i + 20_000));
+    // Partition 0 gets four times as many.
+    const visits = await produceBacklog(prefix, [120_000, 30_000, 30_000, 30_000], { seed: 7, size: SIZE, windows: 40, resent: 0.1 });
 
     const aggregators = await startAggregators(prefix, 2, { WINDOW_SECONDS: String(SIZE), GRACE_SECONDS: String(GRACE), VISITS_PARTITIONS: '4' });
     const expected = distinctIds(visits, SIZE);
     await waitForFinals(settings, `${prefix}-active-visitors`, expected.size, 120_000);
     const finals = finalsOf(await readResults(settings, `${prefix}-active-visitors`)); // throws on a second final
+    console.log(`backlog: ${await tallies(aggregators)}`);
     expect(finals).toEqual(expected);
     expect(await lateDrops(aggregators)).toBe(0);
   }, 240_000);
+
+  it('calls the visits forwarded again after a repartition member lost its session mid-backlog duplicates, not late', async () => {
+    // The repartition stage is at least once. A process starved of CPU — or stopped, here — for
+    // longer than session.timeout.ms (30 s) loses its partitions of visits: the next reader
+    // forwards again what it had not committed, and the woken process may still forward the
+    // batch it held. Meanwhile the other partitions moved the close clock on: these second copies
+    // must be told from late visits, by their source offsets.
+    const SIZE = 10;
+    const GRACE = 5;
+    const prefix = uniqueName('et-replay');
+    await createVisitsTopic(prefix, 4);
+    const visits = await produceBacklog(prefix, [50_000, 50_000, 50_000, 50_000], { seed: 11, size: SIZE, windows: 40, resent: 0 });
+
+    buildAggregator();
+    // Large read batches: a member spends most of its time between forwarding and committing.
+    const common = { KAFKA_BROKERS: settings.brokers, ...isolatedRunEnv(prefix), PARTITIONS: '2', WINDOW_SECONDS: String(SIZE), GRACE_SECONDS: String(GRACE), VISITS_PARTITIONS: '4', REPARTITION_BATCH_SIZE: '20000' };
+    running = [0, 1].map((i) => new AggregatorProcess(`${prefix}-${i}`, { ...common, AGGREGATOR_ORDINAL: String(i) }));
+    await Promise.all(running.map((aggregator) => aggregator.start()));
+    const [first, second] = running as [AggregatorProcess, AggregatorProcess];
+    while ((await second.metric('eric_aggregator_visits_forwarded_total').catch(() => 0)) === 0) await sleep(20);
+    await sleep(200);
+    first.kill('SIGSTOP');
+    try {
+      await sleep(40_000);
+    } finally {
+      first.kill('SIGCONT');
+    }
+    const expected = distinctIds(visits, SIZE);
+    await waitForFinals(settings, `${prefix}-active-visitors`, expected.size, 150_000);
+    expect(finalsOf(await readResults(settings, `${prefix}-active-visitors`))).toEqual(expected);
+    // No visit of this backlog is sent twice: every duplicate is a replay.
+    console.log(`session lost: ${await tallies(running)} (of ${visits.length} visits)`);
+    expect(await lateDrops(running)).toBe(0);
+  }, 300_000);
 
   it('stays exact when one aggregator is stopped (SIGSTOP) for three times the grace period under live traffic', async () => {
     const SIZE = 4;
