@@ -62,7 +62,15 @@ function buildProducer(options: Omit<WriterOptions, 'logger' | 'metrics'>) {
   const writer = new VisitWriter({ ...options, logger, metrics });
   metrics.observeWriter(() => ({ queued: writer.queued, available: writer.availability().available }));
   const readiness = new Readiness().add('kafka', () => ({ ready: writer.availability().available, detail: writer.availability().detail }));
-  const app = buildApp({ logger, registry, readiness, metrics, writer, ingest: { ...loadProducerConfig({ env: {} }).ingest, bodyLimitBytes: 65_536, maxVisits: 100, retryAfterSeconds: 1 } });
+  const app = buildApp({ logger, registry, readiness, metrics, writer, ingest: {
+      ...loadProducerConfig({ env: {} }).ingest,
+      bodyLimitBytes: 65_536,
+      maxVisits: 100,
+      retryAfterSeconds: 1,
+      // Four clients on one address post as fast as they are answered: the outage is tested here, not the per-address limit.
+      clientRequestsPerSecond: 0,
+    },
+  });
   return { app, registry, writer };
 }
 
