@@ -87,10 +87,13 @@ describe('make run (scripts/run-local.sh)', () => {
 
     const logs = readdirSync(logDir);
     expect(logs.sort()).toEqual(['aggregator-0.log', 'gateway.log', 'producer.log']);
+    // A local run is open to anyone on this machine, and says so once at start: those two warnings are expected.
+    const openByDesign = /^(access control OFF|PRODUCER_INGEST_KEYS is empty)/;
     for (const file of logs) {
       const lines = readFileSync(join(logDir, file), 'utf8').split('\n').filter((line) => line.startsWith('{'));
-      const levels = lines.map((line) => (JSON.parse(line) as { level: number }).level);
-      expect({ file, worst: Math.max(...levels) }).toEqual({ file, worst: 30 }); // info: no warning, no error
+      const entries = lines.map((line) => JSON.parse(line) as { level: number; msg: string });
+      const levels = entries.filter((entry) => !(entry.level === 40 && openByDesign.test(entry.msg))).map((entry) => entry.level);
+      expect({ file, worst: Math.max(...levels) }).toEqual({ file, worst: 30 }); // info: no other warning, no error
       expect(lines.some((line) => line.includes('"msg":"stopped"')), `${file} logs its graceful stop`).toBe(true);
     }
   }, 60_000);
