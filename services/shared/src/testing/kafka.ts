@@ -62,14 +62,22 @@ export interface ReadOptions {
   partitions: number[];
   /** Stop once this many records were read. */
   count?: number;
-  /** Stop when nothing new arrived for this long, in ms. */
+  /**
+   * Stop when nothing new arrived for this long, in ms. Without `count`, only once a record was
+   * read: the way out when the end cannot be reached (records behind a transaction left open).
+   */
   idleMs?: number;
   /** Give up after this long, in ms. */
   timeoutMs?: number;
   isolation?: 'read_committed' | 'read_uncommitted';
 }
 
-/** Reads a topic's partitions from the beginning until `count` records or `idleMs` of silence. */
+/**
+ * Reads a topic's partitions from the beginning: until `count` records or `idleMs` of silence, or,
+ * without `count`, up to their end as it was when the read began (the high watermark; the
+ * consumer's position passes transaction markers too). An end, not a pause, is what says
+ * "everything": on a busy machine the first fetch alone can take longer than any pause.
+ */
 export async function readRecords(settings: KafkaSettings, topic: string, options: ReadOptions): Promise<Message[]> {
   const { count = Infinity, idleMs = 2_000, timeoutMs = 30_000, isolation = 'read_committed' } = options;
   const consumer = new KafkaConsumer({
@@ -82,18 +90,31 @@ export async function readRecords(settings: KafkaSettings, topic: string, option
   await connect(consumer);
   const records: Message[] = [];
   try {
+    const ends = await Promise.all(options.partitions.map((partition) => highWatermark(consumer, topic, partition)));
+    const atEnd = () =>
+      consumer.position(options.partitions.map((partition) => ({ topic, partition }))).every((position, i) => position.offset !== undefined && position.offset >= (ends[i] as number));
+    const toTheEnd = count === Infinity;
+    if (toTheEnd && ends.every((end) => end === 0)) return records;
     consumer.assign(options.partitions.map((partition) => ({ topic, partition, offset: 0 })));
     const started = Date.now();
     let lastRecordAt = Date.now();
-    while (records.length < count && Date.now() - started < timeoutMs && Date.now() - lastRecordAt < idleMs) {
+    const idle = () => (toTheEnd ? records.length > 0 : true) && Date.now() - lastRecordAt >= idleMs;
+    while (records.length < count && Date.now() - started < timeoutMs && !idle()) {
       const batch = await consumeBatch(consumer, 1000);
       if (batch.length > 0) lastRecordAt = Date.now();
       records.push(...batch);
+      if (toTheEnd && atEnd()) break;
     }
   } finally {
     await disconnect(consumer);
   }
   return records;
+}
+
+function highWatermark(consumer: KafkaConsumer, topic: string, partition: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    consumer.queryWatermarkOffsets(topic, partition, 10_000, (error, offsets) => (error ? reject(error) : resolve(offsets.highOffset))),
+  );
 }
 
 /**
