@@ -213,8 +213,14 @@ kafka() {
   say "built $KAFKA_IMAGE:$version in $((SECONDS - started)) s: $(size "$KAFKA_IMAGE:$version")"
 }
 
+# The first line of the input, reading all of it. `head -n 1` exits after one line, and the writer
+# of a longer list (one line per tag: they add up with every skaffold build) then dies of SIGPIPE,
+# which pipefail turns into the script's exit status 141: skaffold dev failed with
+# "building custom artifact: exit status 141" after a good build.
+first_line() { awk 'NR == 1'; }
+
 size() { # image: its uncompressed size, as buildah reports it (e.g. "230 MB")
-  buildah images --noheading --format '{{.Size}}' "$1" | head -n 1 # one line per tag of the image
+  buildah images --noheading --format '{{.Size}}' "$1" | first_line # one line per tag of the image
 }
 
 # The name the kubelet asks containerd for: a reference without a registry is Docker Hub's
@@ -234,7 +240,7 @@ cri_name() {
 # from: an import of an unchanged image is skipped (an archive of hundreds of MB each time).
 ORIGIN_LABEL=eric.buildah-image-id
 
-image_id() { buildah images --no-trunc --noheading --format '{{.ID}}' "$1" | head -n 1; }
+image_id() { buildah images --no-trunc --noheading --format '{{.ID}}' "$1" | first_line; }
 
 # import IMAGE: into the node's containerd, the way `kind load` does, under the name pods use.
 import() {
