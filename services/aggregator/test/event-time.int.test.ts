@@ -121,11 +121,11 @@ describe('event time over every input partition', () => {
     const GRACE = 5;
     const prefix = uniqueName('et-replay');
     await createVisitsTopic(prefix, 4);
-    const visits = await produceBacklog(prefix, [50_000, 50_000, 50_000, 50_000], { seed: 11, size: SIZE, windows: 40, resent: 0 });
+    const visits = await produceBacklog(prefix, [25_000, 25_000, 25_000, 25_000], { seed: 11, size: SIZE, windows: 40, resent: 0 });
 
     buildAggregator();
     // Large read batches: a member spends most of its time between forwarding and committing.
-    const common = { KAFKA_BROKERS: settings.brokers, ...isolatedRunEnv(prefix), PARTITIONS: '2', WINDOW_SECONDS: String(SIZE), GRACE_SECONDS: String(GRACE), VISITS_PARTITIONS: '4', REPARTITION_BATCH_SIZE: '20000' };
+    const common = { KAFKA_BROKERS: settings.brokers, ...isolatedRunEnv(prefix), PARTITIONS: '2', WINDOW_SECONDS: String(SIZE), GRACE_SECONDS: String(GRACE), VISITS_PARTITIONS: '4', REPARTITION_BATCH_SIZE: '10000' };
     running = [0, 1].map((i) => new AggregatorProcess(`${prefix}-${i}`, { ...common, AGGREGATOR_ORDINAL: String(i) }));
     await Promise.all(running.map((aggregator) => aggregator.start()));
     const [first, second] = running as [AggregatorProcess, AggregatorProcess];
