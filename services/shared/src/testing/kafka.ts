@@ -63,8 +63,8 @@ export interface ReadOptions {
   /** Stop once this many records were read. */
   count?: number;
   /**
-   * Stop when nothing new arrived for this long, in ms. Without `count`, only once a record was
-   * read: the way out when the end cannot be reached (records behind a transaction left open).
+   * Stop when nothing new arrived for this long, in ms (without `count`, at least 10 s before the
+   * first record): the way out when the end cannot be reached (records behind an open transaction).
    */
   idleMs?: number;
   /** Give up after this long, in ms. */
@@ -92,13 +92,18 @@ export async function readRecords(settings: KafkaSettings, topic: string, option
   try {
     const ends = await Promise.all(options.partitions.map((partition) => highWatermark(consumer, topic, partition)));
     const atEnd = () =>
-      consumer.position(options.partitions.map((partition) => ({ topic, partition }))).every((position, i) => position.offset !== undefined && position.offset >= (ends[i] as number));
+      consumer.position(options.partitions.map((partition) => ({ topic, partition }))).every((position, i) => {
+        const end = ends[i];
+        return end !== undefined && position.offset !== undefined && position.offset >= end;
+      });
     const toTheEnd = count === Infinity;
     if (toTheEnd && ends.every((end) => end === 0)) return records;
     consumer.assign(options.partitions.map((partition) => ({ topic, partition, offset: 0 })));
     const started = Date.now();
     let lastRecordAt = Date.now();
-    const idle = () => (toTheEnd ? records.length > 0 : true) && Date.now() - lastRecordAt >= idleMs;
+    // Before the first record, a reader to the end waits longer than `idleMs` (a first fetch on a
+    // busy machine is slow), but not for ever: the records may all sit behind an open transaction.
+    const idle = () => Date.now() - lastRecordAt >= (toTheEnd && records.length === 0 ? Math.max(idleMs, FIRST_RECORD_PATIENCE_MS) : idleMs);
     while (records.length < count && Date.now() - started < timeoutMs && !idle()) {
       const batch = await consumeBatch(consumer, 1000);
       if (batch.length > 0) lastRecordAt = Date.now();
@@ -111,9 +116,13 @@ export async function readRecords(settings: KafkaSettings, topic: string, option
   return records;
 }
 
-function highWatermark(consumer: KafkaConsumer, topic: string, partition: number): Promise<number> {
-  return new Promise((resolve, reject) =>
-    consumer.queryWatermarkOffsets(topic, partition, 10_000, (error, offsets) => (error ? reject(error) : resolve(offsets.highOffset))),
+/** How long a reader to the end waits for its first record before it takes silence for the end. */
+const FIRST_RECORD_PATIENCE_MS = 10_000;
+
+/** The partition's end now; undefined when the broker cannot say yet (e.g. just after an outage): then silence decides. */
+function highWatermark(consumer: KafkaConsumer, topic: string, partition: number): Promise<number | undefined> {
+  return new Promise((resolve) =>
+    consumer.queryWatermarkOffsets(topic, partition, 10_000, (error, offsets) => resolve(error ? undefined : offsets.highOffset)),
   );
 }
 
