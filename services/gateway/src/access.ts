@@ -6,27 +6,25 @@
  * then the account ids it may see, or `*` for every account. Tokens are kept only as SHA-256
  * digests, so a lookup costs the same whatever the guess and no token sits in memory in clear.
  */
-import { ALL_ACCOUNTS, parseTokens, tokenDigest, type AccountScope, type Logger } from '@eric/shared';
+import { TokenTable, bearerToken, type AccountScope, type Logger } from '@eric/shared';
 
 // The parser lives in @eric/shared (the producer's ingest keys use it too); re-exported for the gateway's modules.
 export { parseTokens, scopeAllows, type AccountScope } from '@eric/shared';
 
 export class AccessControl {
-  readonly #tokens: Map<string, AccountScope>;
+  readonly #tokens: TokenTable;
 
   constructor(tokenList: string) {
-    this.#tokens = parseTokens(tokenList);
+    this.#tokens = new TokenTable(tokenList);
   }
 
   get enabled(): boolean {
-    return this.#tokens.size > 0;
+    return this.#tokens.enabled;
   }
 
   /** The scope of a presented token: everything when access control is off, null when refused. */
   authenticate(token: string | undefined): AccountScope | null {
-    if (!this.enabled) return ALL_ACCOUNTS;
-    if (token === undefined || token === '') return null;
-    return this.#tokens.get(tokenDigest(token)) ?? null;
+    return this.#tokens.scopeOf(token);
   }
 }
 
@@ -64,10 +62,8 @@ function tokenFromProtocols(header: string | string[] | undefined): string | und
  */
 export function presentedToken(headers: Record<string, string | string[] | undefined>, query: unknown): string | undefined {
   const authorization = headers.authorization;
-  if (typeof authorization === 'string') {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
-    if (match) return match[1];
-  }
+  const fromHeader = bearerToken(typeof authorization === 'string' ? authorization : undefined);
+  if (fromHeader !== undefined) return fromHeader;
   const fromProtocol = tokenFromProtocols(headers['sec-websocket-protocol']);
   if (fromProtocol !== undefined) return fromProtocol;
   const token = (query as { token?: unknown } | null)?.token;

@@ -6,27 +6,26 @@
  *
  * Without keys ingestion is open, as before keys existed (main.ts logs a warning at start).
  */
-import { ALL_ACCOUNTS, parseTokens, scopeAllows, tokenDigest, type AccountScope, type Visit } from '@eric/shared';
+import { TokenTable, bearerToken, scopeAllows, type AccountScope, type Visit } from '@eric/shared';
 
 export type KeyCheck = { ok: true; scope: AccountScope } | { ok: false; reason: 'missing_key' | 'unknown_key' };
 
 export class IngestKeys {
-  readonly #keys: Map<string, AccountScope>;
+  readonly #keys: TokenTable;
 
   constructor(keyList: string) {
-    this.#keys = parseTokens(keyList);
+    this.#keys = new TokenTable(keyList);
   }
 
   get enabled(): boolean {
-    return this.#keys.size > 0;
+    return this.#keys.enabled;
   }
 
   /** The scope of the key a request presents in its Authorization header. */
   check(authorization: string | undefined): KeyCheck {
-    if (!this.enabled) return { ok: true, scope: ALL_ACCOUNTS };
-    const key = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
-    if (key === undefined) return { ok: false, reason: 'missing_key' };
-    const scope = this.#keys.get(tokenDigest(key));
+    const key = bearerToken(authorization);
+    if (this.enabled && key === undefined) return { ok: false, reason: 'missing_key' };
+    const scope = this.#keys.scopeOf(key);
     return scope ? { ok: true, scope } : { ok: false, reason: 'unknown_key' };
   }
 }

@@ -17,6 +17,8 @@ export { Liveness, type ProgressWatch } from './http/liveness.js';
 // Access: token lists (secrets mapped to the accounts they may reach).
 export {
   ALL_ACCOUNTS,
+  TokenTable,
+  bearerToken,
   parseTokens,
   scopeAllows,
   tokenDigest,

@@ -68,3 +68,28 @@ export function tokenListFormat(value: unknown): void {
 export function tokenDigest(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
+
+/** A parsed token list: who a presented token is, if anyone. Off (everyone sees everything) when it holds no token. */
+export class TokenTable {
+  readonly #scopes: Map<string, AccountScope>;
+
+  constructor(tokenList: string) {
+    this.#scopes = parseTokens(tokenList);
+  }
+
+  get enabled(): boolean {
+    return this.#scopes.size > 0;
+  }
+
+  /** The scope of a presented token: every account when the table is off, null when refused. */
+  scopeOf(token: string | undefined): AccountScope | null {
+    if (!this.enabled) return ALL_ACCOUNTS;
+    if (token === undefined || token === '') return null;
+    return this.#scopes.get(tokenDigest(token)) ?? null;
+  }
+}
+
+/** The token of an `Authorization: Bearer <token>` header, if that is what it holds. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1];
+}
