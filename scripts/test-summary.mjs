@@ -34,7 +34,9 @@ for (const file of process.argv.slice(2)) {
     const path = relative(process.cwd(), testFile.name);
     const failedTests = testFile.assertionResults.filter((test) => test.status === 'failed');
     for (const test of failedTests) {
-      failures.push(`  ✗ ${path} › ${test.fullName}\n${firstLines(test.failureMessages.join('\n'))}`);
+      // The duration tells a timeout apart: vitest reports one as a bare "STACK_TRACE_ERROR".
+      const took = test.duration === undefined ? '' : ` (${Math.round(test.duration / 1000)} s)`;
+      failures.push(`  ✗ ${path} › ${test.fullName}${took}\n${firstLines(test.failureMessages.join('\n'))}`);
     }
     // A file can fail outside its tests (an import error, a failing beforeAll/afterAll hook).
     if (testFile.status === 'failed' && failedTests.length === 0) {
