@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 #
 # One image for the three Eric services; the command picks the service:
-#   node services/aggregator/dist/main.js   (StatefulSet; port 6070)
+#   node services/aggregator/dist/start.cjs    (StatefulSet; port 6070; sizes libuv's thread pool, runs main.js)
 #   node services/aggregator/dist/provision.js (the chart's topic Job: creates and scales the topics)
 #   node services/gateway/dist/main.js      (Deployment; port 6066; the default command)
 #   node services/producer/dist/main.js     (Deployment; port 6060)
@@ -73,8 +73,6 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production
 COPY --from=build /usr/local/bin/node /usr/local/bin/node
-# libuv threads for the native Kafka client's calls (services/aggregator/src/main.ts).
-ENV UV_THREADPOOL_SIZE=16
 WORKDIR /app
 COPY --from=build --chown=root:root /app/package.json ./
 COPY --from=build --chown=root:root /app/node_modules/ node_modules/

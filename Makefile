@@ -3,11 +3,6 @@ SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
 
-# Every call of the native Kafka client holds a libuv thread until librdkafka answers; the
-# aggregator needs more than Node's default 4 (services/aggregator/src/main.ts). Every command
-# below — make run, the tests, the benchmarks — passes this to the processes it starts.
-export UV_THREADPOOL_SIZE ?= 16
-
 INSTALL_STAMP := node_modules/.eric-installed
 PACKAGE_FILES := package.json package-lock.json $(wildcard services/*/package.json)
 

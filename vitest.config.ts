@@ -5,7 +5,9 @@ import { defineConfig } from 'vitest/config';
 // against src/ without a build step.
 const conditions = ['source', ...defaultServerConditions];
 
-// The services the tests start inherit it: the aggregator refuses to run without it (its main.ts).
+// The test workers (vitest's forks inherit this environment) hold several native Kafka clients at
+// once, and each of their calls holds a libuv thread until librdkafka answers: give them the
+// aggregator's 16 rather than Node's 4. (The aggregator sizes its own pool: its start.cts.)
 process.env.UV_THREADPOOL_SIZE ??= '16';
 
 export default defineConfig({

@@ -57,8 +57,6 @@ export KAFKA_BROKERS="${KAFKA_BROKERS:-127.0.0.1:${KAFKA_PORT:-9092}}"
 
 pids=()
 names=()
-# libuv threads for the native Kafka client's calls (services/aggregator/src/thread-pool.ts).
-export UV_THREADPOOL_SIZE="${UV_THREADPOOL_SIZE:-16}"
 
 start_service() { # name, entry point, then VAR=value pairs
   local name="$1" entry="$2"
@@ -116,7 +114,7 @@ trap 'stop_all' TERM
 
 if built aggregator; then
   for ((i = 0; i < AGGREGATORS; i++)); do
-    start_service "aggregator-$i" services/aggregator/dist/main.js \
+    start_service "aggregator-$i" services/aggregator/dist/start.cjs \
       AGGREGATOR_ORDINAL="$i" PARTITIONS="$AGGREGATORS" HTTP_PORT="$((AGGREGATOR_PORT + i))"
   done
 fi

@@ -454,8 +454,6 @@ function eric(prefix: string, visitsTopic: string, inputPartitions: number): Sys
     GRACE_SECONDS: String(GRACE),
     EMIT_INTERVAL_MS: env.EMIT_INTERVAL_MS ?? '0',
     LOG_LEVEL: env.BENCH_LOG_LEVEL ?? 'warn',
-    // The aggregator needs more libuv threads than Node's 4 (the Makefile exports 16 too).
-    UV_THREADPOOL_SIZE: env.UV_THREADPOOL_SIZE ?? '16',
   };
   const aggregators = Array.from(
     { length: P },

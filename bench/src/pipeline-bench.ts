@@ -24,7 +24,7 @@
  * (2), BENCH_WINDOW_SECONDS (5), BENCH_GRACE_SECONDS (2), BENCH_PARTITIONS (4),
  * BENCH_SKIP_FAULT (1 = no fault phase), BENCH_AGGREGATOR_NODE_ARGS and BENCH_PRODUCER_NODE_ARGS
  * (e.g. --cpu-prof: profiles land in .eric/bench-logs/), BENCH_LOG_LEVEL (warn), BENCH_AGGREGATOR_MAIN
- * (another build of the aggregator's main.js, to compare a change).
+ * (the entry point start.cjs of another build of the aggregator, to compare a change).
  * Logs of the services: .eric/bench-logs/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -35,6 +35,7 @@ import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { testKafkaSettings, uniqueName, isolatedRunEnv } from '@eric/shared/testing';
 import { GroupLag, fmt, procStats, table } from '@eric/shared/testing/bench';
+import { serviceEntry } from '@eric/shared/testing/process';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const env = process.env;
@@ -68,7 +69,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** One service process, started like `make run` does (`node services/<name>/dist/main.js`). */
+/** One service process, started like `make run` does (`node <its entry point>`, see serviceEntry). */
 class Service {
   child: ChildProcess | undefined;
   port = 0;
@@ -82,8 +83,8 @@ class Service {
   async start(): Promise<void> {
     this.port ||= await freePort();
     const log = createWriteStream(`${LOGS}/${this.name}.log`, { flags: 'a' });
-    const main = (this.service === 'aggregator' && env.BENCH_AGGREGATOR_MAIN) || `${root}services/${this.service}/dist/main.js`;
-    const child = spawn(process.execPath, [...this.nodeFlags, main], {
+    const entry = (this.service === 'aggregator' && env.BENCH_AGGREGATOR_MAIN) || serviceEntry(this.service);
+    const child = spawn(process.execPath, [...this.nodeFlags, entry], {
       cwd: LOGS, // --cpu-prof writes its profile here
       env: { ...process.env, KAFKA_BROKERS: brokers, LOG_LEVEL: env.BENCH_LOG_LEVEL ?? 'warn', ...this.env, HTTP_PORT: String(this.port), HTTP_HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],

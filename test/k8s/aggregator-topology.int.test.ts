@@ -32,7 +32,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** The built aggregator (services/aggregator/dist/main.js) as a child process. */
+/** The built aggregator (services/aggregator/dist/start.cjs) as a child process. */
 class Aggregator {
   #child: ChildProcess | undefined;
   port = 0;
@@ -43,7 +43,7 @@ class Aggregator {
     this.port = await freePort();
     mkdirSync(join(root, '.eric/test-logs'), { recursive: true });
     const log = createWriteStream(join(root, `.eric/test-logs/${this.name}.log`));
-    this.#child = spawn(process.execPath, [join(root, 'services/aggregator/dist/main.js')], {
+    this.#child = spawn(process.execPath, [join(root, 'services/aggregator/dist/start.cjs')], {
       env: { ...process.env, LOG_LEVEL: 'info', ...env, HTTP_PORT: String(this.port), HTTP_HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

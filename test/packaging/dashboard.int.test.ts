@@ -42,9 +42,7 @@ let chartValues: string[] = [];
 
 function start(name: string, command: string, args: string[], env: Record<string, string>): void {
   const log = join(dir, `${name}.log`);
-  // What the image adds to the chart's environment: the libuv pool the aggregator requires.
-  const image = { UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? '16' };
-  const child = spawn(command, args, { cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...image, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = createWriteStream(log);
   child.stdout?.pipe(out);
   child.stderr?.pipe(out);
@@ -95,7 +93,7 @@ let ws: WebSocket | undefined;
 
 beforeAll(async () => {
   const t = tools();
-  for (const entry of ['aggregator/dist/main.js', 'aggregator/dist/provision.js', 'gateway/dist/main.js', 'producer/dist/main.js']) {
+  for (const entry of ['aggregator/dist/start.cjs', 'aggregator/dist/provision.js', 'gateway/dist/main.js', 'producer/dist/main.js']) {
     if (!existsSync(join(root, 'services', entry))) {
       const build = run('npx', ['tsc', '--build']);
       if (build.status !== 0) throw new Error(`build failed:\n${build.stdout}${build.stderr}`);
@@ -128,7 +126,7 @@ beforeAll(async () => {
   // 2. The pipeline.
   for (const name of ['aggregator-0', 'aggregator-1', 'gateway', 'producer', 'prometheus']) ports[name] = await freePort();
   for (let ordinal = 0; ordinal < partitions; ordinal += 1) {
-    start(`aggregator-${ordinal}`, 'node', ['services/aggregator/dist/main.js'], {
+    start(`aggregator-${ordinal}`, 'node', ['services/aggregator/dist/start.cjs'], {
       ...config,
       HTTP_PORT: String(ports[`aggregator-${ordinal}`]),
       HTTP_HOST: '127.0.0.1',

@@ -64,7 +64,7 @@ describe('docker-compose.yml', () => {
     expect(aggregators.map(([, service]) => service.environment.AGGREGATOR_ORDINAL).sort()).toEqual(['0', '1', '2', '3']);
     for (const [, service] of aggregators) {
       expect(service.environment.PARTITIONS).toBe('4');
-      expect(service.command).toEqual(['node', 'services/aggregator/dist/main.js']);
+      expect(service.command).toEqual(['node', 'services/aggregator/dist/start.cjs']);
     }
     const topics = compose.services.topics;
     const job = find(render(['--set', 'aggregator.replicas=4']), 'Job', 'eric-topics');
@@ -227,11 +227,11 @@ describe('Dockerfile', () => {
       commands.add(command);
     }
     for (const service of Object.values(compose.services) as any[]) if (service.command?.[0] === 'node' && !service.command[1].startsWith('/')) commands.add(service.command[1]);
-    expect([...commands].sort()).toEqual(['services/aggregator/dist/main.js', 'services/aggregator/dist/provision.js', 'services/gateway/dist/main.js', 'services/producer/dist/main.js']);
+    expect([...commands].sort()).toEqual(['services/aggregator/dist/provision.js', 'services/aggregator/dist/start.cjs', 'services/gateway/dist/main.js', 'services/producer/dist/main.js']);
     for (const command of commands) {
       expect(copied.some((path) => command.startsWith(path)), command).toBe(true);
-      // The compiled entry point comes from a source file of the same name.
-      expect(existsSync(join(root, command.replace('/dist/', '/src/').replace(/\.js$/, '.ts'))), command).toBe(true);
+      // The compiled entry point comes from a source file of the same name (.js from .ts, .cjs from .cts).
+      expect(existsSync(join(root, command.replace('/dist/', '/src/').replace(/\.(c?)js$/, '.$1ts'))), command).toBe(true);
     }
     // The dashboard page, from the build context, in the runtime stage's last layer.
     expect(dockerfile).toMatch(/^COPY --chown=root:root services\/gateway\/public\/ services\/gateway\/public\/$/m);

@@ -1,15 +1,16 @@
 /**
- * Entry point of the aggregator process (see aggregator.ts): configuration from the environment,
+ * The aggregator process (see aggregator.ts), run by its entry point start.cjs (start.cts), which
+ * sizes libuv's thread pool before this module loads: configuration from the environment,
  * then the HTTP server, then the stages; graceful shutdown on SIGTERM/SIGINT. Exits with 78 when
  * the configuration is bad, with 1 when a stage cannot start or after a fatal error.
  */
 import { createLogger, loadConfigOrExit, runServiceProcess, type RunningService } from '@eric/shared';
 import { createAggregator } from './aggregator.js';
 import { loadAggregatorConfig } from './config.js';
-import { exitUnlessEnoughThreads } from './thread-pool.js';
+import { requireEnoughThreads } from './thread-pool.js';
 
-exitUnlessEnoughThreads();
-
+// The thread pool start.cjs sized, then the settings: either one wrong ends the process with 78.
+loadConfigOrExit(() => requireEnoughThreads());
 const config = loadConfigOrExit(() => loadAggregatorConfig());
 
 const logger = createLogger('aggregator', config.log.level).child({ partition: config.ordinal, instance: config.instanceId });

@@ -24,7 +24,7 @@ import { idRecords } from '../../dist/count/changelog.js';
 
 const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const settings = testKafkaSettings(brokers, 'eric-bench');
-const entry = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+const entry = fileURLToPath(new URL('../../dist/start.cjs', import.meta.url));
 const VISITS = Number(process.env.BENCH_VISITS ?? 500_000);
 const PARTITION_COUNTS = (process.env.BENCH_PARTITIONS ?? '1,4').split(',').filter(Boolean).map(Number);
 const RESTORE_IDS = Number(process.env.BENCH_RESTORE_IDS ?? 1_000_000);

@@ -1,5 +1,5 @@
 /**
- * Runs a built Eric service (`services/<name>/dist/main.js`) as a child process, the way
+ * Runs a built Eric service (its entry point, see serviceEntry) as a child process, the way
  * `make run` and Kubernetes do: environment in, /ready and /metrics over HTTP, SIGTERM or SIGKILL
  * to stop it. Output goes to `.eric/test-logs/<name>.log` (or the `logDirectory` given).
  */
@@ -19,6 +19,15 @@ export function buildService(service: string): void {
   if (builtProjects.has(service)) return;
   execFileSync('npx', ['tsc', '--build', `services/${service}`], { cwd: repositoryRoot, stdio: 'inherit' });
   builtProjects.add(service);
+}
+
+/**
+ * The file that starts a built service, as the image and `make run` start it: main.js, except for
+ * the aggregator, whose start.cjs sizes libuv's thread pool before main.js loads
+ * (services/aggregator/src/start.cts).
+ */
+export function serviceEntry(service: string): string {
+  return `${repositoryRoot}services/${service}/dist/${service === 'aggregator' ? 'start.cjs' : 'main.js'}`;
 }
 
 export async function freePort(): Promise<number> {
@@ -79,8 +88,7 @@ export class ServiceProcess {
     this.port = this.options.port ?? (this.port || (await freePort()));
     mkdirSync(this.#logDirectory, { recursive: true });
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const entry = `${repositoryRoot}services/${this.options.service}/dist/main.js`;
-    const child = spawn(process.execPath, [...(this.options.nodeFlags ?? []), entry], {
+    const child = spawn(process.execPath, [...(this.options.nodeFlags ?? []), serviceEntry(this.options.service)], {
       env: { ...process.env, LOG_LEVEL: process.env.ERIC_TEST_LOG_LEVEL ?? 'info', ...this.options.env, HTTP_PORT: String(this.port), HTTP_HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
