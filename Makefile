@@ -53,7 +53,7 @@ test-unit: install ## Run the unit tests only (no broker)
 test-integration: install ## Run the integration tests only (starts a test broker on port 19092)
 	npx vitest run --project integration
 
-run: build ## Start Eric locally without Docker: broker and services (Ctrl-C stops them)
+run: build ## Start Eric locally without Docker: broker and services, restarted if they exit (Ctrl-C stops them)
 	scripts/run-local.sh
 
 kafka-start: ## Start the local Kafka broker (port 9092) unless KAFKA_BROKERS is set
