@@ -38,8 +38,11 @@ export async function runServiceProcess(service: ServiceProcess): Promise<Runnin
   const options = {
     delay: shutdownTimeoutMs,
     logger,
-    // A second Ctrl-C or SIGTERM changes nothing: the stop under way is bounded by the delay.
-    onSecondSignal: (signal: string) => logger.warn({ signal }, `already shutting down (at most ${shutdownTimeoutMs} ms)`),
+    // close-with-grace calls process.exit(1) right after these two hooks, and process.exit()
+    // waits for the Kafka calls still running (see exitNow): a second signal, or an error while
+    // stopping, ends the process here instead, without waiting.
+    onSecondSignal: (signal: string) => exitNow(logger, 1, `${signal} again while shutting down`),
+    onSecondError: (error: unknown) => exitNow(logger, 1, `an error while shutting down: ${(error as Error)?.message ?? String(error)}`),
     onTimeout: () => exitNow(logger, 1, `did not stop within ${shutdownTimeoutMs} ms`),
   };
   const handle = closeWithGrace(options, async ({ signal, err }) => {
@@ -48,17 +51,21 @@ export async function runServiceProcess(service: ServiceProcess): Promise<Runnin
     else if (failure) logger.error({ err: failure }, 'shutting down: the service cannot go on');
     else logger.info({ signal }, 'shutting down');
     readiness.markShuttingDown();
+    let stopError: unknown;
     try {
       await service.stop();
-    } finally {
-      await http.close();
+    } catch (error) {
+      stopError = error;
     }
+    await http.close();
     // process.exit() waits for every native call still running on libuv's thread pool (a Kafka
-    // call can take its whole timeout): wait for them within the grace period, or do not wait.
+    // call can take its whole timeout): wait for them within the grace period, or do not wait —
+    // also when stop() failed, after which close-with-grace calls process.exit() as well.
     while (pendingCalls().length > 0 && Date.now() < deadline - 250) await new Promise((resolve) => setTimeout(resolve, 50));
-    if (pendingCalls().length > 0) exitNow(logger, failure ? 1 : 0, 'stopped, but not every Kafka call returned within the grace period');
+    if (pendingCalls().length > 0) exitNow(logger, failure || stopError ? 1 : 0, 'stopped, but not every Kafka call returned within the grace period');
+    // close-with-grace logs what this callback throws and exits with 1.
+    if (stopError) throw stopError;
     logger.info('stopped');
-    // close-with-grace exits with 1 when this callback throws.
     if (failure) throw failure;
   });
   const running: RunningService = {
@@ -78,7 +85,14 @@ export async function runServiceProcess(service: ServiceProcess): Promise<Runnin
 
 /**
  * Ends the process now. process.exit() would wait for every native call still running on libuv's
- * thread pool, which is exactly what may be stuck: with calls pending, SIGKILL, which cannot wait.
+ * thread pool (it joins the pool's threads), which is exactly what may be stuck: with calls
+ * pending, SIGKILL, which cannot wait.
+ *
+ * Except where the kernel ignores it: the first process of a PID namespace (PID 1 of a container
+ * started without an init) receives from inside its namespace only the signals it has a handler
+ * for, and no process can handle SIGKILL. Such a process cannot end before its Kafka calls
+ * return; it says so. (The aggregator never runs as PID 1: its entry point, start.cts, then runs
+ * it as a child process.)
  */
 function exitNow(logger: Logger, code: number, why: string): never {
   const calls = pendingCalls().map(({ name, startedAt }) => `${name} (${Date.now() - startedAt} ms)`);
@@ -88,5 +102,10 @@ function exitNow(logger: Logger, code: number, why: string): never {
   }
   logger.error({ pendingKafkaCalls: calls, exitCode: 137 }, `${why}: exiting without waiting for the Kafka calls still running`);
   process.kill(process.pid, 'SIGKILL');
-  throw new Error('unreachable: SIGKILL was sent');
+  // A signal a process sends itself is delivered before kill() returns: still here means ignored.
+  logger.error(
+    { pid: process.pid, exitCode: code },
+    'SIGKILL to itself was ignored: this process is PID 1 of a container without an init, and ends only once its Kafka calls return; run it under an init (tini, docker run --init)',
+  );
+  process.exit(code);
 }
