@@ -33,7 +33,7 @@ import { readResults } from '@eric/shared/testing';
 import { ServiceProcess, repositoryRoot, sleep } from '@eric/shared/testing/process';
 import { fmt, table } from '@eric/shared/testing/bench';
 import { DEFAULT_TOPIC_NAMES, SecuredCluster, type ClusterUser } from '@eric/shared/testing/secured-cluster';
-import { DashboardFinals, type DashboardFinal } from './faults/dashboard-finals.js';
+import { DashboardFinals, awaitFinals, type DashboardFinal } from './faults/dashboard-finals.js';
 import { FAULTS, type Fault } from './faults/faults.js';
 import { PipelineLag } from './faults/pipeline-lag.js';
 import { describeVerdict, judgeWindows, percentile, type AcknowledgedSummary, type WindowVerdict } from './faults/tally.js';
@@ -136,23 +136,11 @@ async function startServices(): Promise<{ producer: ServiceProcess; gateway: Ser
   return { producer, gateway };
 }
 
-/** Lag samples every 500 ms for `seconds`. */
-async function sampleLag(lag: PipelineLag, seconds: number): Promise<number[]> {
-  const samples: number[] = [];
-  const until = Date.now() + seconds * 1000;
-  while (Date.now() < until) {
-    const total = await lag.total();
-    if (total !== undefined) samples.push(total);
-    await sleep(500);
-  }
-  return samples;
-}
-
 async function baseline(lag: PipelineLag): Promise<Phase> {
   const phase: Phase = { title: 'none (baseline)', start: Date.now(), end: 0, serviceExits: 0 };
   currentPhase = phase;
   log(`baseline: ${SETTLE_SECONDS} s without a fault`);
-  const samples = await sampleLag(lag, SETTLE_SECONDS);
+  const samples = await lag.samples(SETTLE_SECONDS);
   phase.lagBefore = percentile(samples, 0.9);
   phase.end = Date.now();
   return phase;
@@ -184,7 +172,7 @@ async function faultAndRestart(fault: Fault, lag: PipelineLag, phase: Phase): Pr
   }
   // "Normal" = the 90th percentile of the lag before the fault (at a steady rate the sampled lag
   // is never exactly 0).
-  phase.lagBefore = percentile(await sampleLag(lag, BEFORE_FAULT_SECONDS), 0.9);
+  phase.lagBefore = percentile(await lag.samples(BEFORE_FAULT_SECONDS), 0.9);
   const node = await fault.victim(cluster);
   phase.node = node;
   const downSeconds = fault.outlastsGrace ? GRACE + 5 : DOWN_SECONDS;
@@ -212,16 +200,6 @@ async function faultAndRestart(fault: Fault, lag: PipelineLag, phase: Phase): Pr
   }
   if (phase.recoveredAt === undefined) log(`${fault.id}: lag not back to its level within ${RECOVERY_TIMEOUT_SECONDS} s`);
   await sleep(Math.max(0, (phase.inSyncAt ?? Date.now()) + SETTLE_SECONDS * 1000 - Date.now()));
-}
-
-/** Waits until every window with acknowledged visits has a final at the dashboard, or the timeout. */
-async function awaitFinals(traffic: Traffic, dashboard: DashboardFinals, timeoutMs: number): Promise<void> {
-  const lastClose = Math.max(...[...traffic.windows.values()].map((w) => w.start + WINDOW + GRACE)) * 1000;
-  const deadline = Math.max(Date.now(), lastClose) + timeoutMs;
-  while (Date.now() < deadline) {
-    if (Date.now() > lastClose + 2000 && [...traffic.windows.keys()].every((key) => dashboard.finals.has(key))) return;
-    await sleep(500);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { testKafkaSettings, uniqueName, isolatedRunEnv } from '@eric/shared/testing';
-import { GroupLag, fmt, procStats, table } from '@eric/shared/testing/bench';
+import { GroupLag, fmt, procStats, scrapeMetrics, table } from '@eric/shared/testing/bench';
 import { serviceEntry } from '@eric/shared/testing/process';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -112,20 +112,9 @@ class Service {
     throw new Error(`${this.name} not ready after ${timeoutMs} ms`);
   }
 
-  /** Per metric name, the sum of its samples (all label sets); 0 if absent or the process is down. */
-  async metrics(names: string[]): Promise<number[] | undefined> {
-    const sums = names.map(() => 0);
-    try {
-      const text = await (await fetch(`http://127.0.0.1:${this.port}/metrics`)).text();
-      for (const line of text.split('\n')) {
-        names.forEach((name, i) => {
-          if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) sums[i]! += Number(line.slice(line.lastIndexOf(' ') + 1));
-        });
-      }
-    } catch {
-      return undefined; // not up (killed, restarting)
-    }
-    return sums;
+  /** Per metric name, the sum of its samples (all label sets); undefined if the process is down. */
+  metrics(names: string[]): Promise<number[] | undefined> {
+    return scrapeMetrics(this.port, names);
   }
 
   stats() {

@@ -6,6 +6,7 @@
  */
 import WebSocket from 'ws';
 import { finalKey } from '@eric/shared/testing';
+import type { Traffic } from './traffic.js';
 
 export interface DashboardFinal {
   count: number;
@@ -87,5 +88,15 @@ export class DashboardFinals {
   close(): void {
     this.#closing = true;
     this.#socket?.close();
+  }
+}
+
+/** Waits until every window with acknowledged visits has a final at the dashboard, or until `timeoutMs` after the last one closed. */
+export async function awaitFinals(traffic: Traffic, dashboard: DashboardFinals, timeoutMs: number): Promise<void> {
+  const lastClose = Math.max(...[...traffic.windows.values()].map((window) => traffic.closeAt(window)));
+  const deadline = Math.max(Date.now(), lastClose) + timeoutMs;
+  while (Date.now() < deadline) {
+    if (Date.now() > lastClose + 2000 && [...traffic.windows.keys()].every((key) => dashboard.finals.has(key))) return;
+    await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }

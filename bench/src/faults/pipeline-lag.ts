@@ -36,6 +36,18 @@ export class PipelineLag {
     }
   }
 
+  /** The total sampled every 500 ms for `seconds` (the samples the broker answered). */
+  async samples(seconds: number): Promise<number[]> {
+    const samples: number[] = [];
+    const until = Date.now() + seconds * 1000;
+    while (Date.now() < until) {
+      const total = await this.total();
+      if (total !== undefined) samples.push(total);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    return samples;
+  }
+
   close(): void {
     this.#repartition.close();
     this.#count.close();

@@ -70,6 +70,16 @@ export class Traffic {
     return new Map([...this.windows].map(([key, w]) => [key, { start: w.start, acknowledged: w.ids.size, acknowledgedLate: w.lateIds.size }]));
   }
 
+  /** When a window's final is due: its end + grace, ms. */
+  closeAt(window: AcknowledgedWindow): number {
+    return (window.start + this.options.windowSeconds + this.options.graceSeconds) * 1000;
+  }
+
+  /** The keys of the windows with acknowledged visits that closed (end + grace) before `at`, ms. */
+  closedBefore(at: number): string[] {
+    return [...this.windows].filter(([, window]) => this.closeAt(window) < at).map(([key]) => key);
+  }
+
   /** Distinct acknowledged ids over all windows. */
   get acknowledged(): number {
     let total = 0;

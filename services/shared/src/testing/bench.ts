@@ -152,6 +152,26 @@ export class GroupLag {
   }
 }
 
+/**
+ * Per metric name, the sum of its samples over every label set, from a service's /metrics on this
+ * port (0 for a name it does not have); undefined when the service does not answer (killed,
+ * restarting). A name may carry labels to pick one sample, e.g. `x_total{reason="late"}`.
+ */
+export async function scrapeMetrics(port: number, names: string[]): Promise<number[] | undefined> {
+  const sums = names.map(() => 0);
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    for (const line of text.split('\n')) {
+      names.forEach((name, i) => {
+        if (line.startsWith(name) && (line[name.length] === ' ' || line[name.length] === '{')) sums[i]! += Number(line.slice(line.lastIndexOf(' ') + 1));
+      });
+    }
+  } catch {
+    return undefined;
+  }
+  return sums;
+}
+
 /** 1234567 → "1 234 567". */
 export const fmt = (n: number) => Math.round(n).toLocaleString('en-US').replace(/,/g, ' ');
 
