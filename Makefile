@@ -123,7 +123,7 @@ bench-faults: build ## Eric on the three-node TLS/SCRAM/ACL cluster (ports 9301-
 
 .PHONY: soak
 
-soak: build ## The pipeline as `make run` starts it (own broker on 59092, ports 16060-16073) under traffic for SOAK_MINUTES (60) while a nemesis kills an aggregator or the gateway, freezes or restarts the broker, starves the CPU every ~SOAK_FAULT_INTERVAL_SECONDS (150, seeded by SOAK_SEED): recoveries, RSS, restarts, counters, exact/doubled/missing windows; exits 1 if a window is wrong (SOAK_RATE, SOAK_KAFKA_PORT, SOAK_PORT_BASE)
+soak: build ## The pipeline as `make run` starts it (own broker on 18092, ports 16060-16073) under traffic for SOAK_MINUTES (60) while a nemesis kills an aggregator or the gateway, freezes or restarts the broker, starves the CPU every ~SOAK_FAULT_INTERVAL_SECONDS (150, seeded by SOAK_SEED): recoveries, RSS, restarts, counters, exact/doubled/missing windows; exits 1 if a window is wrong (SOAK_RATE, SOAK_KAFKA_PORT, SOAK_PORT_BASE)
 	scripts/kafka.sh fetch
 	node bench/dist/soak.js
 

@@ -30,6 +30,7 @@ export interface StagedFault {
 
 const FREEZE_SECONDS = [5, 60] as const;
 const STARVE_SECONDS = [20, 60] as const;
+const START_ATTEMPTS = 3;
 
 export class Nemesis {
   #round: FaultKind[] = [];
@@ -64,9 +65,7 @@ export class Nemesis {
       case 'freeze-broker':
         return this.#freezeBroker(Math.round(this.random.between(...FREEZE_SECONDS)));
       case 'restart-broker':
-        await this.run.broker('stop');
-        await this.run.broker('start');
-        return 'broker stopped (SIGTERM) and started again';
+        return this.#restartBroker();
       case 'starve-cpu':
         return this.#starve(Math.round(this.random.between(...STARVE_SECONDS)));
     }
@@ -90,6 +89,19 @@ export class Nemesis {
       process.kill(pid, 'SIGCONT');
     }
     return `SIGSTOP broker (pid ${pid}) for ${seconds} s, then SIGCONT`;
+  }
+
+  /** Stop, then start; a start that fails (the JVM died in start-up) is tried again, as a supervisor would. */
+  async #restartBroker(): Promise<string> {
+    await this.run.broker('stop');
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.run.broker('start');
+        return `broker stopped (SIGTERM) and started again${attempt > 1 ? ` (start attempt ${attempt})` : ''}`;
+      } catch (error) {
+        if (attempt === START_ATTEMPTS) throw error;
+      }
+    }
   }
 
   async #starve(seconds: number): Promise<string> {
