@@ -127,6 +127,12 @@ soak: build ## The pipeline as `make run` starts it (own broker on 18092, ports 
 	scripts/kafka.sh fetch
 	node bench/dist/soak.js
 
+.PHONY: bench-node-down
+
+bench-node-down: build ## An aggregator's CPU per process and per thread with every node of the three-node secured cluster up, then one frozen (SIGSTOP) and one down (SIGKILL) (ports 9501-9513); recovery after (BENCH_RATE, BENCH_PARTITIONS, BENCH_MEASURE_SECONDS, BENCH_MODES)
+	scripts/kafka.sh fetch
+	node bench/dist/node-down-cpu.js
+
 .PHONY: bench-compare
 
 KS_BENCH_JAR := bench/kafka-streams/target/eric-kafka-streams-bench.jar

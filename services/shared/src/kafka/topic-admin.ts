@@ -51,6 +51,21 @@ export class TopicMismatchError extends Error {
   }
 }
 
+/**
+ * The admin client keeps a connection to every broker rather than only to those a request needs
+ * (librdkafka's default, "sparse connections"). An admin request waits for the node the client
+ * takes for the controller, and with sparse connections each look-up asks that node's thread to
+ * connect *now*, which cancels its reconnect backoff. A node that refuses connections (crashed,
+ * its port closed) fails each attempt at once; the failure wakes the waiting request, which asks
+ * again: a loop between the two threads that kept an aggregator at 50-100 % of a core for as
+ * long as the node was down (issue 22, docs/operations.md). Without sparse connections the
+ * look-up asks nothing, and the node is retried with the normal backoff (reconnect.backoff.ms
+ * 100 ms, doubling up to reconnect.backoff.max.ms, 10 s). The cost: a connection to each broker.
+ * (librdkafka marks the property hidden: CONFIGURATION.md and the package's typings leave it
+ * out, hence a constant of its own rather than a line in the typed literal.)
+ */
+const EVERY_BROKER_CONNECTED = { 'enable.sparse.connections': false };
+
 export interface TopicAdminOptions {
   timeoutMs?: number;
   logger?: Logger;
@@ -69,8 +84,13 @@ export class TopicAdmin {
     this.#access = new AccessWatch(settings);
     try {
       this.#client = AdminClient.create(
-        // Connection closes are logged: one at the first request tells a protocol mismatch.
-        { ...rdkafkaConnectionConfig(settings), 'client.id': `${settings.clientId}-admin`, 'log.connection.close': true },
+        {
+          ...rdkafkaConnectionConfig(settings),
+          'client.id': `${settings.clientId}-admin`,
+          // Connection closes are logged: one at the first request tells a protocol mismatch.
+          'log.connection.close': true,
+          ...EVERY_BROKER_CONNECTED,
+        },
         { 'event.error': this.#access.observe, 'event.log': this.#access.observeLog },
       );
     } catch (error) {
