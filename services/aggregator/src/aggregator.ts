@@ -78,6 +78,7 @@ export async function createAggregator(config: AggregatorConfig, logger: Logger,
     progress: liveness.watch('repartition'),
     watermarkIntervalMs: config.watermarkIntervalMs,
     advanceWhileIdle: config.wallClockClose,
+    kafkaAnswersSince: () => reachability?.reachableSince,
   });
 
   const count = new CountStage({
@@ -95,6 +96,14 @@ export async function createAggregator(config: AggregatorConfig, logger: Logger,
     metrics,
     onFatal,
     progress: liveness.watch('count'),
+    kafkaAnswers: {
+      get backSince() {
+        return reachability?.backSince;
+      },
+      get lastAnsweredRequestAt() {
+        return reachability?.lastAnsweredRequestAt;
+      },
+    },
   });
 
   readiness
