@@ -8,7 +8,8 @@ export function buildAggregator(): void {
 }
 
 export class AggregatorProcess extends ServiceProcess {
-  constructor(name: string, env: Record<string, string>) {
-    super(name, { service: 'aggregator', env });
+  /** `launcher`: see ServiceProcessOptions (e.g. PID_1_LAUNCHER). */
+  constructor(name: string, env: Record<string, string>, launcher?: string[]) {
+    super(name, { service: 'aggregator', env, launcher });
   }
 }
