@@ -78,7 +78,6 @@ export async function createAggregator(config: AggregatorConfig, logger: Logger,
     progress: liveness.watch('repartition'),
     watermarkIntervalMs: config.watermarkIntervalMs,
     advanceWhileIdle: config.wallClockClose,
-    kafkaAnswersSince: () => reachability?.reachableSince,
   });
 
   const count = new CountStage({
@@ -96,14 +95,6 @@ export async function createAggregator(config: AggregatorConfig, logger: Logger,
     metrics,
     onFatal,
     progress: liveness.watch('count'),
-    kafkaAnswers: {
-      get backSince() {
-        return reachability?.backSince;
-      },
-      get lastAnsweredRequestAt() {
-        return reachability?.lastAnsweredRequestAt;
-      },
-    },
   });
 
   readiness

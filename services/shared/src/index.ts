@@ -35,7 +35,7 @@ import * as kafka from './kafka/rdkafka.js';
 export { kafka };
 export { logClientErrors } from './kafka/client-errors.js';
 export { KafkaReachability } from './kafka/reachability.js';
-export { ShutdownInterrupted, TransactionStuck, TransactionalProducer, type KafkaAnswers } from './kafka/transactions.js';
+export { ShutdownInterrupted, TransactionStuck, TransactionalProducer } from './kafka/transactions.js';
 
 // Messages: the visit, the window result, and their keys and partitions.
 export { reject, type Validation } from './schemas/result.js';

@@ -25,7 +25,6 @@ import {
   TransactionalProducer,
   kafka,
   type CheckResult,
-  type KafkaAnswers,
   type KafkaSettings,
   type Logger,
   type ProgressWatch,
@@ -57,11 +56,6 @@ export interface CountStageOptions {
   onFatal: (error: Error) => void;
   /** Told whenever the stage's loop completes an iteration (see Liveness). */
   progress: ProgressWatch;
-  /**
-   * What Kafka answers (KafkaReachability): after an outage a transactional call that hangs is
-   * given up soon (transactions.ts), and the consumer is checked (#checkConsumerAfterOutage).
-   */
-  kafkaAnswers?: KafkaAnswers;
   /** Clock in seconds; tests may replace it. */
   now?: () => number;
 }
@@ -76,13 +70,6 @@ const MAX_RETRY_DELAY_MS = 10_000;
 const IDLE_COMMIT_MS = 5_000;
 /** How often the partition count of `visits` is read again (it may grow), ms. */
 const SOURCES_REFRESH_MS = 30_000;
-/**
- * How long the stage's consumer may take to answer a metadata request once Kafka answers again
- * after an outage (see #checkConsumerAfterOutage). A broker that answers answers in
- * milliseconds; 3 s leaves room for a reconnect (reconnect.backoff.max.ms is 1 s) and keeps a
- * replacement inside the promise of finals within 10 s of the broker's return.
- */
-const CONSUMER_CHECK_MS = 3_000;
 
 export class CountStage {
   readonly #counter: WindowCounter;
@@ -101,8 +88,6 @@ export class CountStage {
   /** The input offset of the last commit. */
   #committedOffset = 0;
   #sourcesCheckedAt = 0;
-  /** When the consumer last answered after an outage (see #checkConsumerAfterOutage). */
-  #consumerCheckedAt = 0;
   readonly #log: Logger;
   readonly #now: () => number;
 
@@ -116,7 +101,12 @@ export class CountStage {
   async start(): Promise<void> {
     const { settings, partition } = this.options;
     this.#producer = this.#createProducer();
-    this.#consumer = this.#createConsumer();
+    this.#consumer = createStageConsumer(settings, `count-${partition}`, this.#log, {
+      // Manual assignment: the group only stores the committed offsets of partition i.
+      groupId: `${this.options.applicationId}-count`,
+      pollMs: this.options.pollMs,
+      config: { 'isolation.level': 'read_committed' },
+    });
     await Promise.all([kafka.connect(this.#producer), kafka.connect(this.#consumer)]);
     this.#transactions = this.#transactionsOf(this.#producer);
     // Fences an older process with the same transactional.id and completes or aborts its open
@@ -125,66 +115,6 @@ export class CountStage {
     await this.#restoreAndSeek();
     this.#phase = 'running';
     this.#loop = this.#run();
-  }
-
-  /** The consumer of partition i of the repartition topic (a new one replaces a deaf one). */
-  #createConsumer(): kafka.KafkaConsumer {
-    const { settings, partition } = this.options;
-    return createStageConsumer(settings, `count-${partition}`, this.#log, {
-      // Manual assignment: the group only stores the committed offsets of partition i.
-      groupId: `${this.options.applicationId}-count`,
-      pollMs: this.options.pollMs,
-      config: { 'isolation.level': 'read_committed' },
-    });
-  }
-
-  /**
-   * Once Kafka answers again after an outage, the stage's consumer must answer too. After a 40 s
-   * freeze of the broker one was seen to stay disconnected for minutes while every other client
-   * of the process was back: its reads returned nothing, its metadata requests failed ("Broker
-   * transport failure"), and no window of the partition closed. A consumer that does not answer
-   * within CONSUMER_CHECK_MS while Kafka does is replaced, as a stuck producer is.
-   */
-  async #checkConsumerAfterOutage(): Promise<void> {
-    const backSince = this.options.kafkaAnswers?.backSince;
-    if (backSince === undefined || backSince <= this.#consumerCheckedAt) return;
-    this.#consumerCheckedAt = Date.now();
-    const consumer = this.#consumer!;
-    const { repartition } = this.options.topics;
-    let failure: unknown;
-    const answered = kafka.call<unknown>('getMetadata', CONSUMER_CHECK_MS, (done) => consumer.getMetadata({ topic: repartition, timeout: CONSUMER_CHECK_MS }, done)).then(
-      () => true,
-      (error: unknown) => {
-        failure = error;
-        return false;
-      },
-    );
-    // A request that does not even time out is no answer either.
-    const silence = sleep(CONSUMER_CHECK_MS + 1_000).then(() => false);
-    if (await Promise.race([answered, silence])) return;
-    if (kafka.isTerminal(failure)) throw failure;
-    await this.#replaceConsumer(failure ?? new Error(`no answer within ${CONSUMER_CHECK_MS} ms`));
-  }
-
-  /** A new consumer resumes at the committed offset, the state rewound to what Kafka holds. */
-  async #replaceConsumer(cause: unknown): Promise<void> {
-    this.#log.warn({ err: cause }, 'the consumer does not answer although Kafka does: a new consumer takes over');
-    const deaf = this.#consumer!;
-    for (let attempt = 1; ; attempt++) {
-      const consumer = this.#createConsumer();
-      try {
-        await kafka.connect(consumer);
-        this.#consumer = consumer;
-        break;
-      } catch (error) {
-        void kafka.disconnect(consumer).catch(() => undefined);
-        if (this.#stopping) throw new ShutdownInterrupted('replacing the consumer');
-        this.#log.warn({ err: error, attempt }, 'could not start a new consumer; retrying');
-        await sleep(backoff(attempt));
-      }
-    }
-    void kafka.disconnect(deaf).catch((error: unknown) => this.#log.warn({ err: error }, 'could not close the deaf consumer'));
-    await this.#restoreUntilDone();
   }
 
   /** The transactional producer of this partition (a new one replaces a stuck one). */
@@ -203,7 +133,6 @@ export class CountStage {
       logger: this.#log,
       stopping: () => this.#stopping,
       onRetry: (call) => this.options.metrics.transactionCallRetries.inc({ call }),
-      kafkaAnswers: this.options.kafkaAnswers,
     });
   }
 
@@ -313,14 +242,14 @@ export class CountStage {
    * error ends the stage, and with it the process.
    */
   async #run(): Promise<void> {
+    const consumer = this.#consumer!;
     let readFailures = 0;
     try {
       while (!this.#stopping) {
-        await this.#checkConsumerAfterOutage();
         if (Date.now() - this.#sourcesCheckedAt >= SOURCES_REFRESH_MS) await this.#refreshSources();
         let messages: kafka.Message[];
         try {
-          messages = await kafka.consumeBatch(this.#consumer!, this.options.batchSize);
+          messages = await kafka.consumeBatch(consumer, this.options.batchSize);
           readFailures = 0;
         } catch (error) {
           if (kafka.isTerminal(error)) throw error;
@@ -354,11 +283,6 @@ export class CountStage {
    */
   async #rewindUntilDone(): Promise<void> {
     this.options.metrics.transactionsAborted.inc();
-    await this.#restoreUntilDone();
-  }
-
-  /** Restores the state and seeks the input (#restoreAndSeek) until it succeeds, the error is fatal, or the stage stops. */
-  async #restoreUntilDone(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.#restoreAndSeek();

@@ -75,11 +75,6 @@ export interface RepartitionStageOptions {
   watermarkIntervalMs: number;
   /** Whether an idle partition's event time moves on with the wall clock (WALL_CLOCK_CLOSE). */
   advanceWhileIdle: boolean;
-  /**
-   * Since when Kafka has answered without a break (KafkaReachability; undefined while it does
-   * not): each outage longer than the session timeout fences this member once (see #rejoin).
-   */
-  kafkaAnswersSince?: () => number | undefined;
 }
 
 /** A second fatal consumer error within this long fails the stage instead of rejoining. */
@@ -208,14 +203,11 @@ export class RepartitionStage {
    * its group.instance.id, and it does so after a broker outage longer than the session timeout:
    * its own rejoin comes with a new member id while the old one is still known. A new consumer
    * with the same group.instance.id takes the member's place; uncommitted offsets are forwarded
-   * again (at least once). Twice within REJOIN_INTERVAL_MS while Kafka answered throughout means
-   * another process really holds this pod's identity: then the stage fails. (Two outages a
-   * minute apart fence the member twice: a fence with an outage since the last rejoin is one.)
+   * again (at least once). Twice within REJOIN_INTERVAL_MS means another process really holds
+   * this pod's identity: then the stage fails.
    */
   async #rejoin(cause: unknown): Promise<void> {
-    const answersSince = this.options.kafkaAnswersSince?.();
-    const outageSinceLastRejoin = answersSince === undefined || answersSince > this.#rejoinedAt;
-    if (Date.now() - this.#rejoinedAt < REJOIN_INTERVAL_MS && !outageSinceLastRejoin) throw cause;
+    if (Date.now() - this.#rejoinedAt < REJOIN_INTERVAL_MS) throw cause;
     this.#rejoinedAt = Date.now();
     this.#log.warn({ err: cause }, 'the group fenced this member (a session lost in a broker outage); rejoining with a new consumer');
     const old = this.#consumer!;

@@ -8,8 +8,7 @@ export function buildAggregator(): void {
 }
 
 export class AggregatorProcess extends ServiceProcess {
-  /** `launcher`: see ServiceProcessOptions (e.g. PID_1_LAUNCHER). */
-  constructor(name: string, env: Record<string, string>, launcher?: string[]) {
-    super(name, { service: 'aggregator', env, launcher });
+  constructor(name: string, env: Record<string, string>) {
+    super(name, { service: 'aggregator', env });
   }
 }

@@ -18,10 +18,8 @@
  * past it is logged, and a wait that never ends is a wedge for Liveness to report.
  *
  * A call that never answers at all (librdkafka does that after some broker outages) is given up
- * with TransactionStuck, and the producer with it: the caller creates a new one, whose
- * initTransactions() fences this one, and rewinds its state. It is given up after
- * `giveUpAfterMs` in any case, and much sooner after an outage: once Kafka has answered again
- * for `stuckWhileKafkaAnswersMs` (see STUCK_WHILE_KAFKA_ANSWERS_MS).
+ * after `giveUpAfterMs` with TransactionStuck, and the producer with it: the caller creates a new
+ * one, whose initTransactions() fences this one, and rewinds its state.
  *
  * Retrying "until it completes" must not keep a process from stopping: when `stopping()` turns
  * true the retries end with ShutdownInterrupted. The open transaction is then left to the
@@ -44,18 +42,6 @@ export interface TransactionalProducerOptions {
    * producer (see the class comment). Default 45 s.
    */
   giveUpAfterMs?: number;
-  /** What Kafka answers (e.g. KafkaReachability). Without it, only `giveUpAfterMs` gives a call up. */
-  kafkaAnswers?: KafkaAnswers;
-  /** See STUCK_WHILE_KAFKA_ANSWERS_MS (the default). */
-  stuckWhileKafkaAnswersMs?: number;
-}
-
-/** What a probe of Kafka tells (KafkaReachability has both). */
-export interface KafkaAnswers {
-  /** Since when Kafka answers again after an outage (epoch ms); undefined while it does not, or if it never went away. */
-  readonly backSince: number | undefined;
-  /** When the latest request that Kafka answered was sent (epoch ms). */
-  readonly lastAnsweredRequestAt: number | undefined;
 }
 
 /** The producer cannot go on; the process must end. */
@@ -89,40 +75,12 @@ export class ShutdownInterrupted extends Error {
 export type TransactionOutcome = 'committed' | 'aborted';
 
 const GIVE_UP_AFTER_MS = 45_000;
-/**
- * A call of a transaction that began during an outage or soon after it (RECOVERY_WINDOW_MS) is
- * given up once Kafka has answered a request sent when the call had already waited this long. A broker that answers answers a
- * transactional request within milliseconds, but librdkafka sometimes never completes a call
- * that was under way across an outage: after 40 s freezes of the broker (SIGSTOP) under
- * traffic, a sendOffsetsToTransaction retried at the resume had not answered 45 s later in 1 of
- * 10 freezes, and every final of its partition waited for it. librdkafka's issue 5456 names one
- * way: the group coordinator request of that call has a timeout that nothing checks. A
- * transaction begun a moment after the broker's return was seen to hang the same way.
- *
- * Why 3 s: it is far above a live broker's answer, and above librdkafka's own retry back-off of
- * a request (retry.backoff.max.ms, 1 s), so a call that is merely retrying is not given up; and
- * it leaves room in the promise that finals flow again within 10 s of the broker's return —
- * up to 1 s until a probe sees Kafka answer, these 3 s, then about 1–2 s for the new producer
- * (its initTransactions fences the stuck one) and the restore of the open windows. Giving up a
- * call that would have answered costs one such replacement, and never a count: the rewind
- * restores exactly what Kafka committed.
- */
-const STUCK_WHILE_KAFKA_ANSWERS_MS = 3_000;
-/**
- * How long after Kafka's return a new transaction is still suspect: librdkafka's view of the
- * coordinators settles within seconds, and 30 s is far more than any seen here.
- */
-const RECOVERY_WINDOW_MS = 30_000;
-/** How often a call in flight is checked against STUCK_WHILE_KAFKA_ANSWERS_MS, at most. */
-const STUCK_CHECK_INTERVAL_MS = 1_000;
 const FIRST_RETRY_DELAY_MS = 100;
 const MAX_RETRY_DELAY_MS = 2_000;
 
 export class TransactionalProducer {
   #busy: string | undefined;
   #givenUp = false;
-  /** When the transaction under way began (or the init or abort call outside one). */
-  #episodeStartedAt = 0;
   readonly #log: Logger;
 
   constructor(
@@ -134,7 +92,6 @@ export class TransactionalProducer {
 
   /** Registers the transactional.id, fencing any older producer with it and ending its transaction. */
   async init(): Promise<void> {
-    this.#episodeStartedAt = Date.now();
     await this.#untilDone('initTransactions', (overdue) => transactions.init(this.producer, this.options.callTimeoutMs, overdue));
   }
 
@@ -144,7 +101,6 @@ export class TransactionalProducer {
    * rejects with TransactionFatalError or ShutdownInterrupted.
    */
   async run(write: () => void, offsets: TopicPartitionOffset[], consumer: KafkaConsumer): Promise<TransactionOutcome> {
-    this.#episodeStartedAt = Date.now();
     await this.#untilDone('beginTransaction', (overdue) => transactions.begin(this.producer, overdue));
     try {
       write();
@@ -199,55 +155,21 @@ export class TransactionalProducer {
 
   /**
    * The call's own answer, unless it has waited `giveUpAfterMs` (TransactionStuck) or the process
-   * is stopping (ShutdownInterrupted) at one of its overdue ticks, or it hangs after an outage
-   * (#outlivedOutage, checked every second). A call given up may still answer later; that answer
-   * is ignored.
+   * is stopping (ShutdownInterrupted) at one of its overdue ticks. A call given up may still
+   * answer later; that answer is ignored.
    */
   #answerOrGiveUp(name: string, operation: (onOverdue: (waitedMs: number) => void) => Promise<void>, report: (waitedMs: number) => void): Promise<void> {
     const giveUpAfterMs = this.options.giveUpAfterMs ?? GIVE_UP_AFTER_MS;
-    const stuckAfterMs = this.options.stuckWhileKafkaAnswersMs ?? STUCK_WHILE_KAFKA_ANSWERS_MS;
-    const startedAt = Date.now();
     return new Promise<void>((resolve, reject) => {
-      let settled = false;
-      const settle = (outcome: () => void) => {
-        if (settled) return;
-        settled = true;
-        clearInterval(watch);
-        outcome();
-      };
-      const giveUp = (waitedMs: number) => {
-        this.#givenUp = true;
-        settle(() => reject(new TransactionStuck(name, waitedMs)));
-      };
-      const watch = setInterval(() => {
-        if (this.#outlivedOutage(startedAt, stuckAfterMs)) giveUp(Date.now() - startedAt);
-      }, Math.min(STUCK_CHECK_INTERVAL_MS, stuckAfterMs));
       const call = operation((waitedMs) => {
-        if (settled) {
-          this.#log.warn({ operation: name, waitedMs }, 'a transactional call given up still has not answered (its producer was replaced)');
-          return;
-        }
         report(waitedMs);
-        if (this.options.stopping()) settle(() => reject(new ShutdownInterrupted(name)));
-        else if (waitedMs >= giveUpAfterMs) giveUp(waitedMs);
+        if (this.options.stopping()) reject(new ShutdownInterrupted(name));
+        else if (waitedMs >= giveUpAfterMs) {
+          this.#givenUp = true;
+          reject(new TransactionStuck(name, waitedMs));
+        }
       });
-      call.then(
-        () => settle(resolve),
-        (error: unknown) => settle(() => reject(error)),
-      );
+      call.then(resolve, reject);
     });
-  }
-
-  /**
-   * This transaction began during an outage or within RECOVERY_WINDOW_MS of its end, and Kafka
-   * answered a request sent when this call had already waited `stuckAfterMs`: the broker serves,
-   * and librdkafka will not complete this call (STUCK_WHILE_KAFKA_ANSWERS_MS). A broker that
-   * freezes again answers no request, so a call waiting through a new outage is not given up.
-   */
-  #outlivedOutage(callStartedAt: number, stuckAfterMs: number): boolean {
-    const { backSince, lastAnsweredRequestAt } = this.options.kafkaAnswers ?? {};
-    if (backSince === undefined || lastAnsweredRequestAt === undefined) return false;
-    if (this.#episodeStartedAt > backSince + RECOVERY_WINDOW_MS) return false;
-    return lastAnsweredRequestAt - callStartedAt >= stuckAfterMs;
   }
 }

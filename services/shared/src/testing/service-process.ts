@@ -30,28 +30,6 @@ export function serviceEntry(service: string): string {
   return `${repositoryRoot}services/${service}/dist/${service === 'aggregator' ? 'start.cjs' : 'main.js'}`;
 }
 
-/**
- * Runs a command as PID 1 of a new PID namespace, as a container without an init runs its
- * command (an unprivileged user namespace makes this possible without root). unshare passes no
- * signal on; `--kill-child`: when unshare ends, the kernel kills the command too.
- */
-export const PID_1_LAUNCHER = ['unshare', '--user', '--map-root-user', '--pid', '--fork', '--kill-child'];
-
-/** Whether this machine allows PID_1_LAUNCHER (some sandboxes forbid user namespaces). */
-export function canLaunchAsPid1(): boolean {
-  try {
-    execFileSync(PID_1_LAUNCHER[0]!, [...PID_1_LAUNCHER.slice(1), 'true'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** The process a launcher started: its only child. */
-function launchedProcess(launcher: number): number {
-  return Number(readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(' ')[0]);
-}
-
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
@@ -70,11 +48,6 @@ export interface ServiceProcessOptions {
   /** The service package: aggregator, gateway or producer. */
   service: string;
   env: Record<string, string>;
-  /**
-   * A command that runs the service's node command, e.g. PID_1_LAUNCHER. Signals (kill) then go
-   * to the process it starts, not to the launcher.
-   */
-  launcher?: string[];
   /** Node.js flags, e.g. ['--max-semi-space-size=64']. */
   nodeFlags?: string[];
   /** Keep the same HTTP port across restarts (clients reconnect to it). Default: a free port per start. */
@@ -115,8 +88,7 @@ export class ServiceProcess {
     this.port = this.options.port ?? (this.port || (await freePort()));
     mkdirSync(this.#logDirectory, { recursive: true });
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const [command, ...args] = [...(this.options.launcher ?? []), process.execPath, ...(this.options.nodeFlags ?? []), serviceEntry(this.options.service)];
-    const child = spawn(command!, args, {
+    const child = spawn(process.execPath, [...(this.options.nodeFlags ?? []), serviceEntry(this.options.service)], {
       env: { ...process.env, LOG_LEVEL: process.env.ERIC_TEST_LOG_LEVEL ?? 'info', ...this.options.env, HTTP_PORT: String(this.port), HTTP_HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -161,8 +133,7 @@ export class ServiceProcess {
   }
 
   kill(signal: NodeJS.Signals): void {
-    if (!this.options.launcher) this.#child?.kill(signal);
-    else if (this.running) process.kill(launchedProcess(this.#child!.pid!), signal);
+    this.#child?.kill(signal);
   }
 
   async exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -189,8 +160,7 @@ export class PrivateBroker {
 
   constructor(name: string, portOffset: number) {
     this.port = Number(process.env.ERIC_TEST_KAFKA_PORT ?? 19092) + portOffset;
-    // The port in the directory's name: test runs on other ports (ERIC_TEST_KAFKA_PORT) keep apart.
-    this.#env = { ...process.env, KAFKA_PORT: String(this.port), KAFKA_HOME_DIR: `${repositoryRoot}.eric/kafka-${name}-${this.port}` };
+    this.#env = { ...process.env, KAFKA_PORT: String(this.port), KAFKA_HOME_DIR: `${repositoryRoot}.eric/kafka-${name}` };
     delete this.#env.KAFKA_BROKERS;
   }
 
